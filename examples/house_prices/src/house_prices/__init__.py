@@ -1,0 +1,1 @@
+"""House prices: a small kedro-mlflow project that kedro-mlflow-dryrun checks."""

@@ -1,0 +1,158 @@
+"""Check: does the output survive MLflow's scoring server?
+
+The verdict comes from the scoring server's own ``predictions_to_json``, so it
+cannot disagree with ``mlflow models serve``. Only when it fails, or when it
+writes ``NaN``/``Infinity``, does :func:`check_json` walk the output to say where.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kedro_mlflow_dryrun.errors import SerializationError
+
+_FIXES = {
+    "Decimal": "convert Decimal to float",
+    "set": "convert the set to a sorted list",
+    "frozenset": "convert the frozenset to a sorted list",
+    "timedelta": "convert timedelta to seconds, e.g. with .dt.total_seconds()",
+    "Timedelta": "convert Timedelta to seconds, e.g. with .dt.total_seconds()",
+    "complex": "split complex numbers into two float columns (real, imag)",
+    "NAType": "fill the missing values, or cast the column to float or object",
+    "NaTType": "fill the missing timestamps, or format them as strings",
+    "float": "replace NaN and Infinity with None or a finite number",
+}
+
+
+@dataclass(frozen=True)
+class Offender:
+    """The first value in the output that strict or scoring-server JSON rejects."""
+
+    path: str
+    type_name: str
+    value: str
+    fix: str
+
+    def describe(self) -> str:
+        return f"{self.path} holds a {self.type_name} ({self.value})"
+
+
+@dataclass(frozen=True)
+class JsonVerdict:
+    """What the scoring server makes of the output."""
+
+    serializable: bool
+    offender: Offender | None = None
+    non_finite: Offender | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_json(output: Any) -> JsonVerdict:
+    """Serializes ``output`` exactly as ``mlflow models serve`` answers a request."""
+    from mlflow.pyfunc.scoring_server import predictions_to_json
+
+    try:
+        predictions_to_json(output, io.StringIO())
+    except Exception:  # noqa: BLE001 - any error here is an HTTP 500 when served
+        return JsonVerdict(serializable=False, offender=_first_offender(output, strict=False))
+    if _dumps(_jsonable(output), strict=True):
+        return JsonVerdict(serializable=True)
+    return JsonVerdict(serializable=True, non_finite=_first_offender(output, strict=True))
+
+
+def ensure_servable(verdict: JsonVerdict, output_name: str, strict: bool) -> str | None:
+    """Raises when the output cannot be served; returns a warning for NaN or Infinity."""
+    if not verdict.serializable:
+        offender = verdict.offender
+        raise SerializationError(
+            f"Output '{output_name}' cannot be served: MLflow's scoring server cannot "
+            "turn it into JSON, so every request would fail with HTTP 500.\n"
+            f"  {offender.describe()}\n  Fix: {offender.fix}."
+        )
+    if verdict.non_finite is None:
+        return None
+    where = verdict.non_finite.describe()
+    if strict:
+        raise SerializationError(
+            f"Output '{output_name}' is not strict JSON: {where}. The scoring server "
+            "writes it as a bare NaN or Infinity, which strict JSON parsers reject.\n"
+            f"  Fix: {verdict.non_finite.fix}."
+        )
+    return f"Output '{output_name}' holds NaN or Infinity, which strict JSON rejects: {where}."
+
+
+def _jsonable(output: Any) -> Any:
+    from mlflow.utils.proto_json_utils import _get_jsonable_obj
+
+    return _get_jsonable_obj(output, pandas_orient="records")
+
+
+def _dumps(value: Any, strict: bool) -> bool:
+    """True if the scoring server's encoder takes ``value``."""
+    from mlflow.utils.proto_json_utils import NumpyEncoder
+
+    try:
+        json.dumps(value, cls=NumpyEncoder, allow_nan=not strict)
+    except Exception:  # noqa: BLE001 - the encoder raises TypeError, ValueError, ...
+        return False
+    return True
+
+
+def _first_offender(output: Any, strict: bool) -> Offender:
+    is_table = hasattr(output, "to_dict") and hasattr(output, "iloc")
+    steps: list[Any] = []
+    value = _jsonable(output)
+    while True:
+        bad_child = next(
+            ((step, child) for step, child in _children(value) if not _dumps(child, strict)),
+            None,
+        )
+        if bad_child is None:
+            break
+        step, value = bad_child
+        steps.append(step)
+    bad_key = next((key for key in _keys(value) if not _dumps({key: None}, strict)), None)
+    if bad_key is not None:
+        steps.append(bad_key)
+        value = bad_key
+    type_name = type(value).__name__
+    return Offender(
+        path=_format_path(steps, is_table),
+        type_name=f"{type_name} key" if bad_key is not None else type_name,
+        value=repr(value)[:80],
+        fix=_FIXES.get(type_name, f"convert {type_name} to str, int, float, bool, list or dict")
+        if bad_key is None
+        else "use str keys, e.g. join the levels of tuple column names",
+    )
+
+
+def _children(value: Any) -> Iterator[tuple[Any, Any]]:
+    from mlflow.utils.proto_json_utils import NumpyEncoder
+
+    if isinstance(value, dict):
+        yield from value.items()
+    elif isinstance(value, list | tuple):
+        yield from enumerate(value)
+    else:
+        converted, was_converted = NumpyEncoder().try_convert(value)
+        if was_converted and converted is not value and isinstance(converted, list | dict):
+            yield from _children(converted)
+
+
+def _keys(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, dict) else []
+
+
+def _format_path(steps: list[Any], is_table: bool) -> str:
+    if is_table and len(steps) >= 2:
+        row, column, *rest = steps
+        return f"column {column!r}, row {row}" + "".join(f"[{step!r}]" for step in rest)
+    if not steps:
+        return "the output itself"
+    return "output" + "".join(f"[{step!r}]" for step in steps)

@@ -1,0 +1,33 @@
+"""One exception hierarchy, so callers can catch every dry-run problem at once.
+
+Each message is written to be read in a terminal: what is wrong, where, and how
+to fix it, without the traceback.
+"""
+
+
+class DryRunError(Exception):
+    """Base class for every error the dry run reports."""
+
+
+class ConfigError(DryRunError):
+    """``dryrun.yml`` holds a key or value the plugin cannot use."""
+
+
+class SampleError(DryRunError):
+    """No sample of the training input could be taken."""
+
+
+class InferenceError(DryRunError):
+    """The inference pipeline raised while running on the sample."""
+
+
+class SerializationError(DryRunError):
+    """The scoring server could not turn the output into JSON."""
+
+
+class SignatureMismatchError(DryRunError):
+    """The output does not match the signature set in ``log_model_kwargs``."""
+
+
+class DryRunFailed(DryRunError):
+    """Raised after the model is logged, so that ``kedro run`` exits non-zero."""

@@ -1,0 +1,95 @@
+"""Record: the verdict on the MLflow run, as a tag, a report and one log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+REPORT_PATH = "dryrun/report.json"
+_PACKAGES = ("kedro-mlflow-dryrun", "kedro", "kedro-mlflow", "mlflow", "pandas", "numpy")
+
+
+@dataclass
+class DryRunReport:
+    """Everything the dry run found, as ``dryrun/report.json`` shows it."""
+
+    status: str = PASSED
+    reason: str | None = None
+    input_name: str | None = None
+    sample_rows: int | None = None
+    sample_source: str | None = None
+    output_name: str | None = None
+    output_type: str | None = None
+    json: dict[str, Any] | None = None
+    signature: Any = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=lambda: _versions())
+
+    def fail(self, reason: str) -> None:
+        self.status, self.reason = FAILED, reason
+
+    def to_dict(self) -> dict[str, Any]:
+        report = asdict(self)
+        report["signature"] = _signature_to_dict(self.signature)
+        return report
+
+    def summary(self) -> str:
+        """The one log line a user reads after training."""
+        total = self.seconds.get("total", 0.0)
+        if self.status == SKIPPED:
+            return f"Dry run skipped: {self.reason}"
+        if self.status == FAILED:
+            first_line = (self.reason or "").splitlines()[0]
+            return f"Dry run failed in {total:.2f} s: {first_line}"
+        return (
+            f"Dry run passed: {self.sample_rows} rows of '{self.input_name}' -> "
+            f"'{self.output_name}' ({self.output_type}), output schema "
+            f"{_describe_outputs(self.signature)}, {total:.2f} s"
+        )
+
+
+def record(run_id: str, report: DryRunReport) -> None:
+    """Puts the tag and the report on the run kedro-mlflow is logging to."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    client.set_tag(run_id, "dryrun.status", report.status)
+    if report.output_name:
+        client.set_tag(run_id, "dryrun.output", report.output_name)
+    if report.sample_rows is not None:
+        client.set_tag(run_id, "dryrun.sample_rows", str(report.sample_rows))
+    if report.status != SKIPPED:
+        client.log_dict(run_id, report.to_dict(), REPORT_PATH)
+
+
+def _signature_to_dict(signature: Any) -> dict[str, Any] | None:
+    """MLflow stores each part as a JSON string; the report keeps them as JSON."""
+    if signature is None:
+        return None
+    return {
+        part: json.loads(value) if value else None for part, value in signature.to_dict().items()
+    }
+
+
+def _describe_outputs(signature: Any) -> str:
+    if signature is None or signature.outputs is None:
+        return "none"
+    # Parentheses, not brackets: Kedro's rich log handler reads [..] as markup.
+    return "(" + ", ".join(f"{spec.name}: {spec.type!r}" for spec in signature.outputs.inputs) + ")"
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for package in _PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
