@@ -1,0 +1,97 @@
+"""The hooks in a ``KedroSession`` run in this process, with a real sqlite store."""
+
+from __future__ import annotations
+
+import pytest
+from kedro_datasets.pandas import CSVDataset
+
+from kedro_mlflow_dryrun import ConfigError, DryRunFailed
+
+EXPLICIT_SIGNATURE = """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    _register = register_pipelines
+
+    def register_pipelines():
+        pipelines = _register()
+        pipelines["training"].log_model_kwargs["signature"] = ModelSignature(
+            inputs=Schema([ColSpec("double", "area")]),
+            outputs=Schema([ColSpec("double", "{column}"), ColSpec("string", "band")]),
+        )
+        return pipelines
+"""
+
+
+@pytest.fixture
+def houses_loads(monkeypatch):
+    """Counts the reads of the training input's CSV file (the real reads still happen)."""
+    loads: list[str] = []
+    real_load = CSVDataset.load
+
+    def counting_load(self):
+        if str(self._filepath).endswith("houses.csv"):
+            loads.append(str(self._filepath))
+        return real_load(self)
+
+    monkeypatch.setattr(CSVDataset, "load", counting_load)
+    return loads
+
+
+def test_the_training_input_is_read_once(project, in_process, houses_loads):
+    in_process(pipeline_names=["training"])
+
+    assert len(houses_loads) == 1
+    assert project.mlflow_view().signature.outputs is not None
+
+
+def test_without_the_dry_run_kedro_mlflow_reads_it_twice(project, in_process, houses_loads):
+    project.set_dryrun(enabled=False)
+
+    in_process(pipeline_names=["training"])
+
+    assert len(houses_loads) == 2
+
+
+def test_runtime_params_are_the_ones_the_dry_run_uses(project, in_process):
+    in_process(runtime_params={"price_bands": {"low": 1, "high": 2}}, pipeline_names=["training"])
+
+    params = {p.name: p.default for p in project.mlflow_view().signature.params.params}
+    assert params["price_bands"] == {"low": 1, "high": 2}
+    assert project.mlflow_view().report["status"] == "passed"
+
+
+def test_an_explicit_signature_is_kept(project, in_process):
+    project.append(
+        "src/house_prices/pipeline_registry.py", EXPLICIT_SIGNATURE.format(column="price")
+    )
+
+    in_process(pipeline_names=["training"])
+
+    view = project.mlflow_view()
+    assert view.signature.inputs.input_names() == ["area"]
+    assert view.tags["dryrun.status"] == "passed"
+
+
+def test_an_explicit_signature_that_does_not_fit_fails_after_logging(project, in_process):
+    project.append(
+        "src/house_prices/pipeline_registry.py", EXPLICIT_SIGNATURE.format(column="cost")
+    )
+
+    with pytest.raises(DryRunFailed, match="Output 'predictions' does not match"):
+        in_process(pipeline_names=["training"])
+
+    view = project.mlflow_view()
+    assert len(view.models) == 1
+    assert view.run.info.status == "FINISHED"
+    assert view.signature.outputs.input_names() == ["cost", "band"]
+    assert view.tags["dryrun.status"] == "failed"
+
+
+def test_a_bad_dryrun_yml_stops_before_training(project, in_process):
+    project.set_dryrun(sample_size="all")
+
+    with pytest.raises(ConfigError, match="'sample_size' must be a int"):
+        in_process(pipeline_names=["training"])
+
+    assert not (project.path / "data/06_models/regressor.pkl").exists()

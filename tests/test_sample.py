@@ -1,0 +1,97 @@
+"""Capture and sample: the first rows, from training's load or a partial read."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.pandas import column, data_frames, range_indexes
+from kedro.io import DataCatalog, MemoryDataset
+from kedro_datasets.pandas import CSVDataset, ParquetDataset
+from kedro_datasets.pickle import PickleDataset
+
+from kedro_mlflow_dryrun import SampleError
+from kedro_mlflow_dryrun.sample import CAPTURED, PARTIAL_READ, SampleCapture, head, read_partial
+
+frames = data_frames(
+    [column("a", dtype=int), column("b", dtype=float), column("c", elements=st.text(max_size=3))],
+    index=range_indexes(max_size=30),
+)
+
+
+@given(frame=frames, size=st.integers(min_value=1, max_value=40))
+def test_head_is_the_first_rows_and_a_copy(frame, size):
+    sample = head(frame, size)
+
+    pd.testing.assert_frame_equal(sample, frame.iloc[:size])
+    if len(sample):
+        original = frame.iloc[0, 0]
+        sample.iloc[0, 0] = original + 1
+        assert frame.iloc[0, 0] == original
+
+
+@given(values=st.lists(st.integers(), max_size=30), size=st.integers(min_value=1, max_value=40))
+def test_head_of_arrays_and_lists(values, size):
+    assert head(values, size) == values[:size]
+    np.testing.assert_array_equal(head(np.array(values), size), np.array(values)[:size])
+
+
+def test_head_refuses_data_without_rows():
+    with pytest.raises(SampleError, match="is a dict, which has no rows"):
+        head({"a": 1}, 10)
+
+
+def test_capture_keeps_the_first_load_of_the_input_only():
+    capture = SampleCapture("houses", size=2)
+    capture.offer("regressor", pd.DataFrame({"x": [9, 9, 9]}))
+    capture.offer("houses", pd.DataFrame({"x": [1, 2, 3]}))
+    capture.offer("houses", pd.DataFrame({"x": [7, 8, 9]}))
+
+    assert capture.sample.source == CAPTURED
+    assert capture.sample.data["x"].tolist() == [1, 2]
+
+
+@pytest.fixture
+def big_frame():
+    return pd.DataFrame({"a": np.arange(5_000), "b": np.arange(5_000) * 0.5})
+
+
+def test_partial_read_of_a_csv_reads_only_the_first_rows(tmp_path, big_frame):
+    path = tmp_path / "houses.csv"
+    big_frame.to_csv(path, index=False)
+    # A broken line after the first rows proves that the reader stopped before it.
+    with path.open("a") as file:
+        file.write('1,2,3,4\n"unterminated\n')
+    catalog = DataCatalog({"houses": CSVDataset(filepath=str(path))})
+
+    sample = read_partial(catalog, "houses", 10)
+
+    assert sample.source == PARTIAL_READ
+    pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
+
+
+def test_partial_read_of_parquet_reads_the_first_batch(tmp_path, big_frame):
+    path = tmp_path / "houses.parquet"
+    big_frame.to_parquet(path, row_group_size=1_000)
+    catalog = DataCatalog({"houses": ParquetDataset(filepath=str(path))})
+
+    sample = read_partial(catalog, "houses", 10)
+
+    pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
+
+
+def test_a_dataset_that_cannot_be_read_partially_says_so(tmp_path):
+    catalog = DataCatalog({"houses": PickleDataset(filepath=str(tmp_path / "h.pkl"))})
+
+    with pytest.raises(SampleError) as error:
+        read_partial(catalog, "houses", 10)
+
+    message = str(error.value)
+    assert "needs a sample of 'houses', but training did not load it" in message
+    assert "a PickleDataset cannot be read partially" in message
+    assert "Fix:" in message
+
+
+def test_a_dataset_missing_from_the_catalog_says_so():
+    with pytest.raises(SampleError, match="it is not in the catalog"):
+        read_partial(DataCatalog({"other": MemoryDataset(1)}), "houses", 10)
