@@ -8,10 +8,13 @@ from kedro_mlflow_dryrun.errors import (
     DryRunError,
     DryRunFailed,
     InferenceError,
+    PipelineDefinitionError,
     SampleError,
     SerializationError,
+    ServeCheckError,
     SignatureMismatchError,
 )
+from kedro_mlflow_dryrun.pipeline import pipeline_ml_factory
 
 __version__ = "0.1.0"
 
@@ -25,8 +28,11 @@ __all__ = [
     "DryRunError",
     "DryRunFailed",
     "InferenceError",
+    "PipelineDefinitionError",
     "SampleError",
     "SerializationError",
+    "ServeCheckError",
     "SignatureMismatchError",
     "__version__",
+    "pipeline_ml_factory",
 ]

@@ -26,6 +26,7 @@ _FIXES = {
     "NaTType": "fill the missing timestamps, or format them as strings",
     "float": "replace NaN and Infinity with None or a finite number",
 }
+_CYCLE_FIX = "break the reference cycle: the value contains itself"
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,12 @@ def check_json(output: Any) -> JsonVerdict:
     """Serializes ``output`` exactly as ``mlflow models serve`` answers a request."""
     from mlflow.pyfunc.scoring_server import predictions_to_json
 
+    body = io.StringIO()
     try:
-        predictions_to_json(output, io.StringIO())
+        predictions_to_json(output, body)
     except Exception:  # noqa: BLE001 - any error here is an HTTP 500 when served
         return JsonVerdict(serializable=False, offender=_first_offender(output, strict=False))
-    if _dumps(_jsonable(output), strict=True):
+    if _is_strict(body.getvalue()):
         return JsonVerdict(serializable=True)
     return JsonVerdict(serializable=True, non_finite=_first_offender(output, strict=True))
 
@@ -94,12 +96,29 @@ def _jsonable(output: Any) -> Any:
 
 
 def _dumps(value: Any, strict: bool) -> bool:
-    """True if the scoring server's encoder takes ``value``."""
+    """True if the scoring server's encoder takes ``value`` (and, if strict, writes strict JSON).
+
+    Strictness is judged on the text the server writes, not with ``allow_nan=False``:
+    that flag also rejects a NaN dict key, which the server writes as the string "NaN".
+    """
     from mlflow.utils.proto_json_utils import NumpyEncoder
 
     try:
-        json.dumps(value, cls=NumpyEncoder, allow_nan=not strict)
+        text = json.dumps(value, cls=NumpyEncoder)
     except Exception:  # noqa: BLE001 - the encoder raises TypeError, ValueError, ...
+        return False
+    return not strict or _is_strict(text)
+
+
+def _reject_constant(constant: str) -> None:
+    raise ValueError(f"bare {constant}")
+
+
+def _is_strict(text: str) -> bool:
+    """True if ``text`` holds no bare NaN, Infinity or -Infinity."""
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
         return False
     return True
 
@@ -108,6 +127,8 @@ def _first_offender(output: Any, strict: bool) -> Offender:
     is_table = hasattr(output, "to_dict") and hasattr(output, "iloc")
     steps: list[Any] = []
     value = _jsonable(output)
+    ancestors = [value]  # strong references, so that ``is`` finds a reference cycle
+    cycle = False
     while True:
         bad_child = next(
             ((step, child) for step, child in _children(value) if not _dumps(child, strict)),
@@ -117,19 +138,40 @@ def _first_offender(output: Any, strict: bool) -> Offender:
             break
         step, value = bad_child
         steps.append(step)
-    bad_key = next((key for key in _keys(value) if not _dumps({key: None}, strict)), None)
+        if any(value is ancestor for ancestor in ancestors):
+            cycle = True
+            break
+        ancestors.append(value)
+    bad_key = (
+        None
+        if cycle
+        else next((key for key in _keys(value) if not _dumps({key: None}, strict)), None)
+    )
     if bad_key is not None:
         steps.append(bad_key)
         value = bad_key
     type_name = type(value).__name__
+    if bad_key is not None:
+        fix = "use str keys, e.g. join the levels of tuple column names"
+    elif cycle:
+        fix = _CYCLE_FIX
+    elif strict:  # only NaN or Infinity, of any float type, makes strict JSON fail
+        fix = _FIXES["float"]
+    else:
+        fix = _FIXES.get(type_name, f"convert {type_name} to str, int, float, bool, list or dict")
     return Offender(
         path=_format_path(steps, is_table),
         type_name=f"{type_name} key" if bad_key is not None else type_name,
-        value=repr(value)[:80],
-        fix=_FIXES.get(type_name, f"convert {type_name} to str, int, float, bool, list or dict")
-        if bad_key is None
-        else "use str keys, e.g. join the levels of tuple column names",
+        value=_short_repr(value),
+        fix=fix,
     )
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return repr(value)[:80]
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the verdict
+        return f"<{type(value).__name__}>"
 
 
 def _children(value: Any) -> Iterator[tuple[Any, Any]]:

@@ -13,6 +13,10 @@ class ConfigError(DryRunError):
     """``dryrun.yml`` holds a key or value the plugin cannot use."""
 
 
+class PipelineDefinitionError(DryRunError):
+    """The training/inference pair cannot be served as registered."""
+
+
 class SampleError(DryRunError):
     """No sample of the training input could be taken."""
 
@@ -27,6 +31,10 @@ class SerializationError(DryRunError):
 
 class SignatureMismatchError(DryRunError):
     """The output does not match the signature set in ``log_model_kwargs``."""
+
+
+class ServeCheckError(DryRunError):
+    """The logged model, loaded back, did not answer a request as recorded."""
 
 
 class DryRunFailed(DryRunError):

@@ -44,7 +44,7 @@ def run_inference(
     hook_manager.register(node_errors)
     output_name = output_name_of(inference)
     try:
-        with _quiet(_RUNNER_LOGGERS):
+        with quiet_runner():
             outputs = SequentialRunner().run(inference, catalog, hook_manager)
     except Exception as error:
         raise InferenceError(_describe_failure(error, node_errors.node, input_name)) from error
@@ -72,9 +72,9 @@ def _describe_failure(error: Exception, node: Node | None, input_name: str) -> s
 
 
 @contextmanager
-def _quiet(logger_names: tuple[str, ...]) -> Iterator[None]:
+def quiet_runner() -> Iterator[None]:
     """Keeps the runner's per-node lines and resume hints out of the training log."""
-    loggers = [logging.getLogger(name) for name in logger_names]
+    loggers = [logging.getLogger(name) for name in _RUNNER_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)

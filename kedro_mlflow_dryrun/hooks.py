@@ -2,7 +2,8 @@
 
 ``after_pipeline_run`` is implemented twice: ``tryfirst`` runs the dry run and
 hands its signature to kedro-mlflow, which then logs the model and ends the MLflow
-run; ``trylast`` raises a failure only after that, so nothing is lost.
+run; ``trylast`` checks the logged model and raises a failure only after that, so
+nothing is lost.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 from kedro_mlflow_dryrun.config import CONFIG_PATTERNS, DryRunConfig
-from kedro_mlflow_dryrun.errors import DryRunError, DryRunFailed
-from kedro_mlflow_dryrun.record import FAILED, SKIPPED, DryRunReport
-from kedro_mlflow_dryrun.sample import SampleCapture
+from kedro_mlflow_dryrun.errors import DryRunError, DryRunFailed, InferenceError
+from kedro_mlflow_dryrun.record import FAILED, PASSED, SKIPPED, DryRunReport
+from kedro_mlflow_dryrun.sample import Sample, SampleCapture
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ class _PipelineRun:
 
     capture: SampleCapture
     skip_reason: str | None = None
-    failure: str | None = None
+    run_id: str | None = None
+    report: DryRunReport | None = None
+    served_sample: Sample | None = None
     interrupted: BaseException | None = None
 
 
@@ -68,8 +71,9 @@ class DryRunHook:
         self._run = None
         if not _is_pipeline_ml(pipeline):
             return
+        sampled = self._config.sample_dataset or pipeline.input_name
         self._run = _PipelineRun(
-            capture=SampleCapture(pipeline.input_name, self._config.sample_size),
+            capture=SampleCapture(sampled, self._config.sample_size),
             skip_reason=self._skip_reason(run_params),
         )
 
@@ -89,14 +93,13 @@ class DryRunHook:
             logger.info("Dry run skipped: kedro-mlflow tracks no run, so it logs no model.")
             self._run = None
             return
-        from kedro_mlflow_dryrun.record import record
-
-        report = DryRunReport(input_name=pipeline.input_name)
+        run.run_id = active.info.run_id
+        run.report = report = DryRunReport(input_name=pipeline.input_name)
         if run.skip_reason:
             report.status, report.reason = SKIPPED, run.skip_reason
         else:
             try:
-                self._dry_run(pipeline, catalog, run.capture, report)
+                run.served_sample = self._dry_run(pipeline, catalog, run.capture, report)
             except DryRunError as error:
                 report.fail(str(error))
             except Exception as error:  # noqa: BLE001 - never stop kedro-mlflow's log_model
@@ -104,24 +107,22 @@ class DryRunHook:
             except KeyboardInterrupt as interrupt:
                 report.fail("Interrupted during the dry run.")
                 run.interrupted = interrupt
-        record(active.info.run_id, report)
-        if report.status == FAILED:
-            run.failure = report.reason
-            logger.warning(report.summary())
-        else:
-            logger.info(report.summary())
+        self._record(run)
 
     @hook_impl(trylast=True, specname="after_pipeline_run")
-    def raise_failure(self) -> None:
+    def check_logged_model(self) -> None:
         """Runs after kedro-mlflow has logged the model and ended the MLflow run."""
         run, self._run = self._run, None
-        if run is None:
+        if run is None or run.report is None:
             return
         if run.interrupted is not None:
             raise run.interrupted
-        if run.failure and self._config.on_failure == "fail":
+        report = run.report
+        if report.status == PASSED and self._config.serve_check:
+            self._serve_check(run)
+        if report.status == FAILED and self._config.on_failure == "fail":
             raise DryRunFailed(
-                f"{run.failure}\n"
+                f"{report.reason}\n"
                 "The model was logged anyway; the run is tagged dryrun.status=failed and "
                 "dryrun/report.json says why. To only warn, set 'on_failure: warn' in "
                 "conf/<env>/dryrun.yml."
@@ -146,37 +147,39 @@ class DryRunHook:
 
     def _dry_run(
         self, pipeline: Any, catalog: Any, capture: SampleCapture, report: DryRunReport
-    ) -> None:
-        """capture/sample -> execute -> check -> infer, each stage timed in the report."""
+    ) -> Sample:
+        """capture/sample -> execute -> check -> infer, each stage timed in the report.
+
+        Returns the sample the inference pipeline ran on, for the serve check.
+        """
         from mlflow.models import ModelSignature
 
         from kedro_mlflow_dryrun.check import check_json, ensure_servable
-        from kedro_mlflow_dryrun.execute import output_name_of, run_inference
+        from kedro_mlflow_dryrun.execute import output_name_of
         from kedro_mlflow_dryrun.infer import (
             check_against,
             infer_model_signature,
             inference_params,
         )
-        from kedro_mlflow_dryrun.sample import read_partial
+        from kedro_mlflow_dryrun.sample import read_partial, without_columns
 
-        config, seconds = self._config, report.seconds
-        signature_setting = pipeline.log_model_kwargs.get("signature")
+        config, seconds, log_model_kwargs = self._config, report.seconds, pipeline.log_model_kwargs
+        signature_setting = log_model_kwargs.get("signature")
         infers_signature = signature_setting == "auto"
         with _timed(seconds, "total"):
             with _timed(seconds, "sample"):
-                sample = capture.sample or read_partial(
-                    catalog, pipeline.input_name, config.sample_size
+                full_sample = capture.sample or read_partial(
+                    catalog, capture.dataset_name, config.sample_size
                 )
+                sample = without_columns(full_sample, config.drop_columns)
                 params = inference_params(pipeline.inference, catalog)
             report.sample_rows, report.sample_source = sample.rows, sample.source
             if infers_signature:
                 # Inputs alone, until the output is known: kedro-mlflow must not reload.
-                pipeline.log_model_kwargs["signature"] = infer_model_signature(sample.data, params)
+                log_model_kwargs["signature"] = infer_model_signature(sample.data, params)
             report.output_name = output_name_of(pipeline.inference)
             with _timed(seconds, "execute"):
-                output = run_inference(
-                    pipeline.inference, catalog, pipeline.input_name, sample.data
-                )
+                output = self._execute(pipeline, catalog, sample, full_sample)
             report.output_type = type(output).__name__
             with _timed(seconds, "check"):
                 verdict = check_json(output)
@@ -184,23 +187,67 @@ class DryRunHook:
             with _timed(seconds, "infer"):
                 if isinstance(signature_setting, ModelSignature):
                     check_against(signature_setting, output, report.output_name)
-                    signature = signature_setting
+                    report.signature = signature_setting
                 elif infers_signature:
-                    signature = infer_model_signature(sample.data, params, output)
-                    pipeline.log_model_kwargs["signature"] = signature
-                else:
-                    signature = None
-            report.signature = signature
+                    report.signature = infer_model_signature(sample.data, params, output)
+                    log_model_kwargs["signature"] = report.signature
         warning = ensure_servable(verdict, report.output_name, strict=config.strict_json)
         if warning:
             report.warnings.append(warning)
             logger.warning(warning)
+        if infers_signature and config.input_example_rows:
+            log_model_kwargs.setdefault("input_example", sample.data[: config.input_example_rows])
+        return sample
+
+    def _execute(self, pipeline: Any, catalog: Any, sample: Sample, full_sample: Sample) -> Any:
+        """Runs inference; on failure, tells whether a dropped column was needed."""
+        from kedro_mlflow_dryrun.execute import run_inference
+
+        try:
+            return run_inference(pipeline.inference, catalog, pipeline.input_name, sample.data)
+        except InferenceError as error:
+            if sample is full_sample:
+                raise
+            try:
+                run_inference(pipeline.inference, catalog, pipeline.input_name, full_sample.data)
+            except InferenceError:
+                raise error from None
+            raise InferenceError(
+                f"{error}\nIt runs when drop_columns {list(self._config.drop_columns)} are "
+                "kept: the inference pipeline needs a dropped column. Take it out of "
+                "drop_columns in dryrun.yml, or stop the pipeline from reading it."
+            ) from error
+
+    def _serve_check(self, run: _PipelineRun) -> None:
+        from kedro_mlflow_dryrun.serve import logged_model_uri, serve_round_trip
+
+        report = run.report
+        with _timed(report.seconds, "serve"):
+            try:
+                model_uri = logged_model_uri(run.run_id)
+                report.serve = serve_round_trip(
+                    model_uri, run.served_sample.data, _outputs_of(report.signature)
+                )
+            except DryRunError as error:
+                report.fail(str(error))
+        self._record(run, report.serve_summary())
+
+    def _record(self, run: _PipelineRun, summary: str | None = None) -> None:
+        from kedro_mlflow_dryrun.record import record
+
+        record(run.run_id, run.report)
+        level = logging.WARNING if run.report.status == FAILED else logging.INFO
+        logger.log(level, summary or run.report.summary())
 
 
 def _is_pipeline_ml(pipeline: Any) -> bool:
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
     return isinstance(pipeline, PipelineML)
+
+
+def _outputs_of(signature: Any) -> Any:
+    return signature.outputs if signature is not None else None
 
 
 def _output_schema_flag_off() -> bool:

@@ -28,6 +28,7 @@ class DryRunReport:
     output_type: str | None = None
     json: dict[str, Any] | None = None
     signature: Any = None
+    serve: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str | None] = field(default_factory=lambda: _versions())
@@ -52,6 +53,15 @@ class DryRunReport:
             f"Dry run passed: {self.sample_rows} rows of '{self.input_name}' -> "
             f"'{self.output_name}' ({self.output_type}), output schema "
             f"{_describe_outputs(self.signature)}, {total:.2f} s"
+        )
+
+    def serve_summary(self) -> str:
+        seconds = self.seconds.get("serve", 0.0)
+        if self.status == FAILED:
+            return f"Serve check failed in {seconds:.2f} s: {(self.reason or '').splitlines()[0]}"
+        return (
+            f"Serve check passed: {self.serve['model_uri']} answered the {self.serve['rows']} "
+            f"sample rows as its output schema says, {seconds:.2f} s"
         )
 
 

@@ -120,3 +120,17 @@ def _read_preview(dataset: Any, size: int) -> Any:
 
     split = preview(nrows=size)
     return pd.DataFrame(split["data"], columns=split["columns"], index=split["index"])
+
+
+def without_columns(sample: Sample, columns: tuple[str, ...]) -> Sample:
+    """Takes out columns, such as the target, that serving requests will not carry."""
+    if not columns:
+        return sample
+    present = [str(name) for name in getattr(sample.data, "columns", [])]
+    missing = [name for name in columns if name not in present]
+    if missing:
+        raise SampleError(
+            f"dryrun.yml: drop_columns names {missing}, which the sample does not have; "
+            f"its columns are {present}."
+        )
+    return Sample(sample.data.drop(columns=list(columns)), sample.source)

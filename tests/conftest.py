@@ -37,8 +37,12 @@ class MlflowView:
 
     run: Any
     models: list[Any]
-    signature: Any
+    model_info: Any
     report: dict[str, Any] | None
+
+    @property
+    def signature(self) -> Any:
+        return self.model_info.signature if self.model_info else None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -104,10 +108,10 @@ class Project:
             experiment_ids=[run.info.experiment_id],
             filter_string=f"source_run_id = '{run.info.run_id}'",
         )
-        signature = None
+        model_info = None
         if models:
             mlflow.set_tracking_uri(self.tracking_uri)
-            signature = mlflow.models.get_model_info(f"models:/{models[0].model_id}").signature
+            model_info = mlflow.models.get_model_info(f"models:/{models[0].model_id}")
         artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "dryrun")]
         report = None
         if "dryrun/report.json" in artifacts:
@@ -118,7 +122,7 @@ class Project:
                 dst_path=str(self.path.parent / "downloaded"),
             )
             report = json.loads(Path(local).read_text())
-        return MlflowView(run=run, models=list(models), signature=signature, report=report)
+        return MlflowView(run=run, models=list(models), model_info=model_info, report=report)
 
 
 @pytest.fixture

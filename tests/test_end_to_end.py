@@ -45,7 +45,7 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     _assert_model_logged_and_run_closed(view)
     outputs = view.signature.outputs.to_dict()
     assert [(c["name"], c["type"]) for c in outputs] == [("price", "double"), ("band", "string")]
-    assert view.signature.inputs.input_names() == ["area", "rooms", "age", "city", "price"]
+    assert view.signature.inputs.input_names() == ["area", "rooms", "age", "city"]
     assert {p.name for p in view.signature.params.params} == {"price_bands", "runner"}
     assert view.tags["dryrun.status"] == "passed"
     assert view.tags["dryrun.output"] == "predictions"
@@ -57,7 +57,10 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["output_type"] == "DataFrame"
     assert report["json"]["serializable"] is True
     assert report["signature"]["outputs"] == outputs
-    assert set(report["seconds"]) == {"sample", "execute", "check", "infer", "total"}
+    assert set(report["seconds"]) == {"sample", "execute", "check", "infer", "total", "serve"}
+    assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
+    assert "Serve check passed" in result.output
+    assert view.model_info.saved_input_example_info["type"] == "dataframe"
     assert report["versions"]["mlflow"] and report["versions"]["kedro"]
     written = sorted(p.name for p in (project.path / "data/07_model_output").iterdir())
     assert written == [".gitkeep"], "the dry run must not write the inference output"
@@ -74,6 +77,7 @@ def test_no_output_schema_skips_the_dry_run_and_leaves_kedro_mlflow_alone(projec
     view = project.mlflow_view()
     _assert_model_logged_and_run_closed(view)
     assert view.signature.outputs is None
+    # kedro-mlflow's own signature: the whole input, target included, reloaded.
     assert view.signature.inputs.input_names() == ["area", "rooms", "age", "city", "price"]
     assert view.tags["dryrun.status"] == "skipped"
     assert view.report is None
@@ -166,7 +170,7 @@ def test_inference_node_that_raises_names_the_node_and_keeps_the_model(project):
     _assert_model_logged_and_run_closed(view)
     assert view.tags["dryrun.status"] == "failed"
     # kedro-mlflow still gets an input signature, taken from the sample.
-    assert view.signature.inputs.input_names() == ["area", "rooms", "age", "city", "price"]
+    assert view.signature.inputs.input_names() == ["area", "rooms", "age", "city"]
     assert view.signature.outputs is None
 
 

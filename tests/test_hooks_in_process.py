@@ -16,7 +16,10 @@ EXPLICIT_SIGNATURE = """
     def register_pipelines():
         pipelines = _register()
         pipelines["training"].log_model_kwargs["signature"] = ModelSignature(
-            inputs=Schema([ColSpec("double", "area")]),
+            inputs=Schema(
+                [ColSpec("double", "area"), ColSpec("long", "rooms"), ColSpec("long", "age"),
+                 ColSpec("string", "city")]
+            ),
             outputs=Schema([ColSpec("double", "{column}"), ColSpec("string", "band")]),
         )
         return pipelines
@@ -69,8 +72,10 @@ def test_an_explicit_signature_is_kept(project, in_process):
     in_process(pipeline_names=["training"])
 
     view = project.mlflow_view()
-    assert view.signature.inputs.input_names() == ["area"]
+    assert view.signature.outputs.input_names() == ["price", "band"]
+    assert view.signature.params is None, "the plugin's own signature would carry params"
     assert view.tags["dryrun.status"] == "passed"
+    assert view.report["serve"]["status"] == 200
 
 
 def test_an_explicit_signature_that_does_not_fit_fails_after_logging(project, in_process):

@@ -1,7 +1,7 @@
 """One PipelineML: kedro-mlflow logs its inference pipeline after training."""
 
 from kedro.pipeline import Pipeline
-from kedro_mlflow.pipeline import pipeline_ml_factory
+from kedro_mlflow_dryrun import pipeline_ml_factory
 
 from house_prices.pipelines import inference_pipeline, training_pipeline
 
@@ -11,6 +11,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         training=training_pipeline(),
         inference=inference_pipeline(),
         input_name="houses",
+        output_name="predictions",
         log_model_kwargs={"name": "house_prices", "pip_requirements": ["pandas", "numpy"]},
     )
     return {"training": training, "__default__": training}

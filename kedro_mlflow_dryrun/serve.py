@@ -1,0 +1,99 @@
+"""Serve: the logged model, loaded back from MLflow, answers one real request.
+
+The request is the sample as a client would send it (``dataframe_split`` JSON)
+and goes through the scoring server's own request path, ``invocations``; the
+reply must match the output schema the model was logged with.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kedro_mlflow_dryrun.errors import ServeCheckError
+
+# JSON value types that each MLflow column type may come back as.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "string": (str,),
+    "binary": (str,),
+    "datetime": (str,),
+}
+
+
+def serve_round_trip(model_uri: str, sample: Any, output_schema: Any) -> dict[str, Any]:
+    """Returns what the served model answered, or raises :class:`ServeCheckError`."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import convert_input_example_to_serving_input
+    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+
+    from kedro_mlflow_dryrun.execute import quiet_runner
+
+    request = convert_input_example_to_serving_input(sample)
+    model = mlflow.pyfunc.load_model(model_uri)
+    try:
+        with quiet_runner():
+            reply = invocations(
+                request, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema()
+            )
+    except MlflowException as error:
+        cause = (getattr(error, "stack_trace", None) or error.message).strip().splitlines()[-1]
+        raise ServeCheckError(
+            f"The logged model {model_uri}, loaded back, rejects a request made of the "
+            f"sample: {cause}\n"
+            "Fix: make the inference pipeline accept the columns of its input schema."
+        ) from error
+    if reply.status != 200:
+        raise ServeCheckError(
+            f"The logged model {model_uri} answered HTTP {reply.status}: {reply.response[:200]}"
+        )
+    predictions = json.loads(reply.response)["predictions"]
+    _compare(predictions, len(sample), output_schema, model_uri)
+    return {"model_uri": model_uri, "status": reply.status, "rows": len(predictions)}
+
+
+def _compare(predictions: Any, rows: int, schema: Any, model_uri: str) -> None:
+    if not isinstance(predictions, list) or len(predictions) != rows:
+        count = len(predictions) if isinstance(predictions, list) else type(predictions).__name__
+        raise ServeCheckError(
+            f"The logged model {model_uri} answered {count} predictions for {rows} rows."
+        )
+    if schema is None or not schema.has_input_names() or not predictions:
+        return
+    expected = schema.input_names()
+    for row, record in enumerate(predictions):
+        if not isinstance(record, dict) or list(record) != expected:
+            got = list(record) if isinstance(record, dict) else type(record).__name__
+            raise ServeCheckError(
+                f"The logged model {model_uri} answered row {row} with {got}, "
+                f"but its output schema lists {expected}."
+            )
+        for spec in schema.inputs:
+            value = record[spec.name]
+            allowed = _JSON_TYPES.get(repr(spec.type))
+            if value is None or allowed is None:
+                continue
+            if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+                raise ServeCheckError(
+                    f"The logged model {model_uri} answered column {spec.name!r}, row {row} "
+                    f"with {value!r}, but its output schema says {spec.type!r}."
+                )
+
+
+def logged_model_uri(run_id: str) -> str:
+    """The ``models:/`` URI of the model kedro-mlflow logged in ``run_id``."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    models = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    )
+    if not models:
+        raise ServeCheckError(f"kedro-mlflow logged no model in run {run_id}.")
+    return f"models:/{models[-1].model_id}"
