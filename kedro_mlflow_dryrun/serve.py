@@ -42,11 +42,13 @@ def serve_round_trip(model_uri: str, sample: Any, output_schema: Any) -> dict[st
                 request, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema()
             )
     except MlflowException as error:
-        cause = (getattr(error, "stack_trace", None) or error.message).strip().splitlines()[-1]
+        # The server hides the model's own exception behind a generic message.
+        original = error.__cause__ or error.__context__
+        cause = f"{type(original).__name__}: {original}" if original else error.message
         raise ServeCheckError(
             f"The logged model {model_uri}, loaded back, rejects a request made of the "
             f"sample: {cause}\n"
-            "Fix: make the inference pipeline accept the columns of its input schema."
+            "Fix: the input schema must list every column the inference pipeline reads."
         ) from error
     if reply.status != 200:
         raise ServeCheckError(
