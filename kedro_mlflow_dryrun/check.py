@@ -68,13 +68,16 @@ def check_json(output: Any) -> JsonVerdict:
     return JsonVerdict(serializable=True, non_finite=_first_offender(output, strict=True))
 
 
-def ensure_servable(verdict: JsonVerdict, output_name: str, strict: bool) -> str | None:
+def ensure_servable(
+    verdict: JsonVerdict, output_name: str, strict: bool, producer: str | None = None
+) -> str | None:
     """Raises when the output cannot be served; returns a warning for NaN or Infinity."""
+    subject = f"Output '{output_name}'" + (f" of node '{producer}'" if producer else "")
     if not verdict.serializable:
         offender = verdict.offender
         raise SerializationError(
-            f"Output '{output_name}' cannot be served: MLflow's scoring server cannot "
-            "turn it into JSON, so every request would fail with HTTP 500.\n"
+            f"{subject} cannot be served: MLflow's scoring server cannot turn it into "
+            "JSON, so every request would fail with HTTP 500.\n"
             f"  {offender.describe()}\n  Fix: {offender.fix}."
         )
     if verdict.non_finite is None:
@@ -82,11 +85,11 @@ def ensure_servable(verdict: JsonVerdict, output_name: str, strict: bool) -> str
     where = verdict.non_finite.describe()
     if strict:
         raise SerializationError(
-            f"Output '{output_name}' is not strict JSON: {where}. The scoring server "
-            "writes it as a bare NaN or Infinity, which strict JSON parsers reject.\n"
+            f"{subject} is not strict JSON: {where}. The scoring server writes it as a "
+            "bare NaN or Infinity, which strict JSON parsers reject.\n"
             f"  Fix: {verdict.non_finite.fix}."
         )
-    return f"Output '{output_name}' holds NaN or Infinity, which strict JSON rejects: {where}."
+    return f"{subject} holds NaN or Infinity, which strict JSON rejects: {where}."
 
 
 def _jsonable(output: Any) -> Any:

@@ -28,6 +28,10 @@ def output_name_of(inference: Pipeline) -> str:
     return name
 
 
+def producer_of(inference: Pipeline, dataset_name: str) -> str:
+    return next(node.name for node in inference.nodes if dataset_name in node.outputs)
+
+
 def run_inference(
     inference: Pipeline,
     training_catalog: CatalogProtocol,
@@ -37,28 +41,43 @@ def run_inference(
     """Returns the inference pipeline's output for the sample; writes nothing."""
     catalog = DataCatalog({input_name: MemoryDataset(sample, copy_mode="deepcopy")})
     for name in sorted(inference.inputs() - {input_name}):
-        catalog[name] = MemoryDataset(training_catalog.load(name), copy_mode="deepcopy")
+        catalog[name] = MemoryDataset(_load_artifact(training_catalog, name), copy_mode="deepcopy")
 
-    node_errors = _NodeErrorRecorder()
+    last_node = _NodeRecorder()
     hook_manager = _create_hook_manager()
-    hook_manager.register(node_errors)
+    hook_manager.register(last_node)
     output_name = output_name_of(inference)
     try:
         with quiet_runner():
             outputs = SequentialRunner().run(inference, catalog, hook_manager)
     except Exception as error:
-        raise InferenceError(_describe_failure(error, node_errors.node, input_name)) from error
+        raise InferenceError(_describe_failure(error, last_node.node, input_name)) from error
     return outputs[output_name].load()
 
 
-class _NodeErrorRecorder:
-    """The only hook the dry run's runner calls: it remembers which node raised."""
+def _load_artifact(training_catalog: CatalogProtocol, name: str) -> Any:
+    try:
+        return training_catalog.load(name)
+    except Exception as error:
+        raise InferenceError(
+            f"The inference pipeline needs '{name}', which the training run did not "
+            f"leave loadable: {type(error).__name__}: {error}\n"
+            f"Fix: make the training pipeline produce '{name}' and persist it in the catalog."
+        ) from error
+
+
+class _NodeRecorder:
+    """The only hook the dry run's runner calls: it remembers the node running last.
+
+    A failure in the node's function or in saving what it returned (``None``, say)
+    happens while that node is the last one started.
+    """
 
     def __init__(self) -> None:
         self.node: Node | None = None
 
     @hook_impl
-    def on_node_error(self, node: Node) -> None:
+    def before_node_run(self, node: Node) -> None:
         self.node = node
 
 

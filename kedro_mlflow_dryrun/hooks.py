@@ -20,7 +20,7 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 from kedro_mlflow_dryrun.config import CONFIG_PATTERNS, DryRunConfig
-from kedro_mlflow_dryrun.errors import DryRunError, DryRunFailed, InferenceError
+from kedro_mlflow_dryrun.errors import DryRunError, DryRunFailed, InferenceError, SampleError
 from kedro_mlflow_dryrun.record import FAILED, PASSED, SKIPPED, DryRunReport
 from kedro_mlflow_dryrun.sample import Sample, SampleCapture
 
@@ -70,6 +70,15 @@ class DryRunHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any) -> None:
         self._run = None
         if not _is_pipeline_ml(pipeline):
+            combined = _combined_pipeline_ml_names(run_params, pipeline)
+            if combined:
+                self._run = _PipelineRun(
+                    capture=SampleCapture("", 0),
+                    skip_reason=(
+                        f"{_listed(combined)} ran together with other pipelines, so "
+                        "kedro-mlflow logs no model; run it alone to dry-run it"
+                    ),
+                )
             return
         sampled = self._config.sample_dataset or pipeline.input_name
         self._run = _PipelineRun(
@@ -94,7 +103,7 @@ class DryRunHook:
             self._run = None
             return
         run.run_id = active.info.run_id
-        run.report = report = DryRunReport(input_name=pipeline.input_name)
+        run.report = report = DryRunReport(input_name=getattr(pipeline, "input_name", None))
         if run.skip_reason:
             report.status, report.reason = SKIPPED, run.skip_reason
         else:
@@ -155,7 +164,7 @@ class DryRunHook:
         from mlflow.models import ModelSignature
 
         from kedro_mlflow_dryrun.check import check_json, ensure_servable
-        from kedro_mlflow_dryrun.execute import output_name_of
+        from kedro_mlflow_dryrun.execute import output_name_of, producer_of
         from kedro_mlflow_dryrun.infer import (
             check_against,
             infer_model_signature,
@@ -171,6 +180,12 @@ class DryRunHook:
                 full_sample = capture.sample or read_partial(
                     catalog, capture.dataset_name, config.sample_size
                 )
+                if not full_sample.rows:
+                    raise SampleError(
+                        f"'{capture.dataset_name}' has no rows, so the inference pipeline "
+                        "cannot be tried.\nFix: check the training input, or set "
+                        "sample_dataset in dryrun.yml to a dataset with rows."
+                    )
                 sample = without_columns(full_sample, config.drop_columns)
                 params = inference_params(pipeline.inference, catalog)
             report.sample_rows, report.sample_source = sample.rows, sample.source
@@ -191,7 +206,8 @@ class DryRunHook:
                 elif infers_signature:
                     report.signature = infer_model_signature(sample.data, params, output)
                     log_model_kwargs["signature"] = report.signature
-        warning = ensure_servable(verdict, report.output_name, strict=config.strict_json)
+        producer = producer_of(pipeline.inference, report.output_name)
+        warning = ensure_servable(verdict, report.output_name, config.strict_json, producer)
         if warning:
             report.warnings.append(warning)
             logger.warning(warning)
@@ -230,12 +246,19 @@ class DryRunHook:
                 )
             except DryRunError as error:
                 report.fail(str(error))
+            except Exception as error:  # noqa: BLE001 - the model is logged: report, not crash
+                report.fail(f"The serve check itself failed: {type(error).__name__}: {error}")
         self._record(run, report.serve_summary())
 
     def _record(self, run: _PipelineRun, summary: str | None = None) -> None:
         from kedro_mlflow_dryrun.record import record
 
-        record(run.run_id, run.report)
+        try:
+            record(run.run_id, run.report)
+        except Exception as error:  # noqa: BLE001 - an unreachable server must not lose the model
+            logger.warning(
+                "The dry run could not be recorded on MLflow run %s: %s", run.run_id, error
+            )
         level = logging.WARNING if run.report.status == FAILED else logging.INFO
         logger.log(level, summary or run.report.summary())
 
@@ -244,6 +267,28 @@ def _is_pipeline_ml(pipeline: Any) -> bool:
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
     return isinstance(pipeline, PipelineML)
+
+
+def _combined_pipeline_ml_names(run_params: dict[str, Any], pipeline: Any) -> list[str]:
+    """The ``PipelineML`` pipelines that kedro demoted by running them with others."""
+    from kedro.framework.project import pipelines
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
+
+    names = run_params.get("pipeline_names") or ["__default__"]
+    if names == ["__default__"]:
+        names = [name for name in pipelines if name != "__default__"]
+    run_nodes = set(pipeline.nodes)
+    return [
+        name
+        for name in names
+        if isinstance(pipelines.get(name), PipelineML)
+        and set(pipelines[name].nodes) <= run_nodes
+        and len(run_nodes) > len(pipelines[name].nodes)
+    ]
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def _outputs_of(signature: Any) -> Any:

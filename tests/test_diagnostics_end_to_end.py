@@ -46,7 +46,7 @@ def test_a_set_in_a_nested_dict_is_located(project):
 
     assert result.returncode == 1, result.output
     message = _error(result)
-    assert "Output 'predictions' cannot be served" in message
+    assert "Output 'predictions' of node 'predict_prices' cannot be served" in message
     assert "output['meta']['bands'] holds a set" in message
     assert "Fix: convert the set to a sorted list" in message
     _assert_logged(project)
@@ -60,9 +60,10 @@ def test_nan_fails_under_strict_json(project, on_failure):
     result = project.kedro("run", "--pipeline=training")
 
     assert result.returncode == (1 if on_failure == "fail" else 0), result.output
-    assert "Output 'predictions' is not strict JSON: column 'price', row 3 holds a float" in (
-        result.output
-    )
+    assert (
+        "Output 'predictions' of node 'predict_prices' is not strict JSON: "
+        "column 'price', row 3 holds a float"
+    ) in result.output
     _assert_logged(project)
 
 

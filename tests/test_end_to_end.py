@@ -132,7 +132,7 @@ def test_decimal_output_fails_the_run_after_the_model_is_logged(project):
 
     assert result.returncode == 1, result.output
     message = result.output[result.output.index("Error: ") :]
-    assert "Output 'predictions' cannot be served" in message
+    assert "Output 'predictions' of node 'predict_prices' cannot be served" in message
     assert "column 'price', row 0 holds a Decimal" in message
     assert "Fix: convert Decimal to float" in message
     assert "on_failure: warn" in message
@@ -152,7 +152,7 @@ def test_on_failure_warn_logs_the_failure_and_exits_zero(project):
 
     assert result.returncode == 0, result.output
     assert "Dry run failed" in result.output
-    assert "Output 'predictions' cannot be served" in result.output
+    assert "Output 'predictions' of node 'predict_prices' cannot be served" in result.output
     view = project.mlflow_view()
     _assert_model_logged_and_run_closed(view)
     assert view.tags["dryrun.status"] == "failed"
