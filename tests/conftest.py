@@ -130,7 +130,7 @@ def project(tmp_path: Path) -> Project:
     """A fresh copy of the example project, with its own sqlite MLflow store."""
     path = tmp_path / "project"
     shutil.copytree(
-        EXAMPLE, path, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "*.pkl")
+        EXAMPLE, path, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
     )
     return Project(path)
 
