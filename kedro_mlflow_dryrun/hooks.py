@@ -20,7 +20,7 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 from kedro_mlflow_dryrun.config import CONFIG_PATTERNS, DryRunConfig
-from kedro_mlflow_dryrun.errors import DryRunError, DryRunFailed, InferenceError, SampleError
+from kedro_mlflow_dryrun.errors import DryRunError, DryRunFailed, InferenceError
 from kedro_mlflow_dryrun.record import FAILED, PASSED, SKIPPED, DryRunReport
 from kedro_mlflow_dryrun.sample import Sample, SampleCapture
 
@@ -44,6 +44,7 @@ class _PipelineRun:
     capture: SampleCapture
     skip_reason: str | None = None
     run_id: str | None = None
+    experiment_id: str | None = None
     report: DryRunReport | None = None
     served_sample: Sample | None = None
     interrupted: BaseException | None = None
@@ -102,7 +103,7 @@ class DryRunHook:
             logger.info("Dry run skipped: kedro-mlflow tracks no run, so it logs no model.")
             self._run = None
             return
-        run.run_id = active.info.run_id
+        run.run_id, run.experiment_id = active.info.run_id, active.info.experiment_id
         run.report = report = DryRunReport(input_name=getattr(pipeline, "input_name", None))
         if run.skip_reason:
             report.status, report.reason = SKIPPED, run.skip_reason
@@ -169,23 +170,20 @@ class DryRunHook:
             check_against,
             infer_model_signature,
             inference_params,
+            with_outputs,
         )
-        from kedro_mlflow_dryrun.sample import read_partial, without_columns
+        from kedro_mlflow_dryrun.sample import read_partial, with_rows, without_columns
 
         config, seconds, log_model_kwargs = self._config, report.seconds, pipeline.log_model_kwargs
         signature_setting = log_model_kwargs.get("signature")
         infers_signature = signature_setting == "auto"
         with _timed(seconds, "total"):
             with _timed(seconds, "sample"):
-                full_sample = capture.sample or read_partial(
-                    catalog, capture.dataset_name, config.sample_size
+                full_sample = with_rows(
+                    capture.sample
+                    or read_partial(catalog, capture.dataset_name, config.sample_size),
+                    capture.dataset_name,
                 )
-                if not full_sample.rows:
-                    raise SampleError(
-                        f"'{capture.dataset_name}' has no rows, so the inference pipeline "
-                        "cannot be tried.\nFix: check the training input, or set "
-                        "sample_dataset in dryrun.yml to a dataset with rows."
-                    )
                 sample = without_columns(full_sample, config.drop_columns)
                 params = inference_params(pipeline.inference, catalog)
             report.sample_rows, report.sample_source = sample.rows, sample.source
@@ -204,7 +202,7 @@ class DryRunHook:
                     check_against(signature_setting, output, report.output_name)
                     report.signature = signature_setting
                 elif infers_signature:
-                    report.signature = infer_model_signature(sample.data, params, output)
+                    report.signature = with_outputs(log_model_kwargs["signature"], output)
                     log_model_kwargs["signature"] = report.signature
         producer = producer_of(pipeline.inference, report.output_name)
         warning = ensure_servable(verdict, report.output_name, config.strict_json, producer)
@@ -240,7 +238,7 @@ class DryRunHook:
         report = run.report
         with _timed(report.seconds, "serve"):
             try:
-                model_uri = logged_model_uri(run.run_id)
+                model_uri = logged_model_uri(run.run_id, run.experiment_id)
                 report.serve = serve_round_trip(
                     model_uri, run.served_sample.data, _outputs_of(report.signature)
                 )

@@ -25,13 +25,17 @@ def inference_params(inference: Pipeline, catalog: CatalogProtocol) -> dict[str,
     } | RUNNER_PARAM
 
 
-def infer_model_signature(sample: Any, params: dict[str, Any], output: Any = None) -> Any:
-    """Returns a ``ModelSignature``; its outputs stay ``None`` when there is no output."""
-    from mlflow.models import ModelSignature, infer_signature
+def infer_model_signature(sample: Any, params: dict[str, Any]) -> Any:
+    """Inputs and params: what kedro-mlflow's ``signature: auto`` records, from the sample."""
+    from mlflow.models import infer_signature
 
-    signature = infer_signature(model_input=sample, params=params)
-    if output is None:
-        return signature
+    return infer_signature(model_input=sample, params=params)
+
+
+def with_outputs(signature: Any, output: Any) -> Any:
+    """The same signature, with the output's schema added."""
+    from mlflow.models import ModelSignature
+
     return ModelSignature(
         inputs=signature.inputs, outputs=infer_output_schema(output), params=signature.params
     )

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 REPORT_PATH = "dryrun/report.json"
-_PACKAGES = ("kedro-mlflow-dryrun", "kedro", "kedro-mlflow", "mlflow", "pandas", "numpy")
 
 
 @dataclass
@@ -31,7 +29,7 @@ class DryRunReport:
     serve: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-    versions: dict[str, str | None] = field(default_factory=lambda: _versions())
+    versions: dict[str, str] = field(default_factory=lambda: _versions())
 
     def fail(self, reason: str) -> None:
         self.status, self.reason = FAILED, reason
@@ -66,15 +64,19 @@ class DryRunReport:
 
 
 def record(run_id: str, report: DryRunReport) -> None:
-    """Puts the tag and the report on the run kedro-mlflow is logging to."""
+    """Puts the tags and the report on the run kedro-mlflow is logging to."""
+    from mlflow.entities import RunTag
     from mlflow.tracking import MlflowClient
 
+    tags = {
+        "dryrun.status": report.status,
+        "dryrun.output": report.output_name,
+        "dryrun.sample_rows": report.sample_rows,
+    }
     client = MlflowClient()
-    client.set_tag(run_id, "dryrun.status", report.status)
-    if report.output_name:
-        client.set_tag(run_id, "dryrun.output", report.output_name)
-    if report.sample_rows is not None:
-        client.set_tag(run_id, "dryrun.sample_rows", str(report.sample_rows))
+    client.log_batch(
+        run_id, tags=[RunTag(key, str(value)) for key, value in tags.items() if value is not None]
+    )
     if report.status != SKIPPED:
         client.log_dict(run_id, report.to_dict(), REPORT_PATH)
 
@@ -95,11 +97,22 @@ def _describe_outputs(signature: Any) -> str:
     return "(" + ", ".join(f"{spec.name}: {spec.type!r}" for spec in signature.outputs.inputs) + ")"
 
 
-def _versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for package in _PACKAGES:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
+def _versions() -> dict[str, str]:
+    """Read from the imported packages: ``importlib.metadata`` costs a scan per package."""
+    import kedro
+    import kedro_mlflow
+    import mlflow
+    import numpy
+    import pandas
+
+    import kedro_mlflow_dryrun
+
+    packages = {
+        "kedro-mlflow-dryrun": kedro_mlflow_dryrun,
+        "kedro": kedro,
+        "kedro-mlflow": kedro_mlflow,
+        "mlflow": mlflow,
+        "pandas": pandas,
+        "numpy": numpy,
+    }
+    return {name: module.__version__ for name, module in packages.items()}

@@ -95,7 +95,7 @@ def _read_with_nrows(dataset: Any, size: int) -> Any:
 
 
 def _read_parquet_head(dataset: Any, size: int) -> Any:
-    """Reads the first record batch only; ``pandas.read_parquet`` would read all."""
+    """Reads the leading row groups only; ``pandas.read_parquet`` would read them all."""
     if type(dataset).__name__ != "ParquetDataset" or not hasattr(dataset, "_fs"):
         return None
     import pyarrow.parquet as pq
@@ -103,8 +103,17 @@ def _read_parquet_head(dataset: Any, size: int) -> Any:
     load_path = str(dataset._get_load_path())
     columns = dataset._load_args.get("columns")
     with dataset._fs.open(load_path, mode="rb") as file:
-        parquet_file = pq.ParquetFile(file)
-        batches = parquet_file.iter_batches(batch_size=size, columns=columns)
+        # No pre-buffering: it would read whole column chunks ahead of the first rows.
+        parquet_file = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 16)
+        groups, rows = [], 0
+        for group in range(parquet_file.metadata.num_row_groups):
+            if rows >= size:
+                break
+            groups.append(group)
+            rows += parquet_file.metadata.row_group(group).num_rows
+        batches = parquet_file.iter_batches(
+            batch_size=size, row_groups=groups, columns=columns, use_threads=False
+        )
         first = next(batches, None)
         if first is None:
             return parquet_file.schema_arrow.empty_table().to_pandas()
@@ -120,6 +129,17 @@ def _read_preview(dataset: Any, size: int) -> Any:
 
     split = preview(nrows=size)
     return pd.DataFrame(split["data"], columns=split["columns"], index=split["index"])
+
+
+def with_rows(sample: Sample, dataset_name: str) -> Sample:
+    """An empty sample would let an inference pipeline pass that fails on any real row."""
+    if not sample.rows:
+        raise SampleError(
+            f"'{dataset_name}' has no rows, so the inference pipeline cannot be tried.\n"
+            "Fix: check the training input, or set sample_dataset in dryrun.yml to a "
+            "dataset with rows."
+        )
+    return sample
 
 
 def without_columns(sample: Sample, columns: tuple[str, ...]) -> Sample:

@@ -87,14 +87,12 @@ def _compare(predictions: Any, rows: int, schema: Any, model_uri: str) -> None:
                 )
 
 
-def logged_model_uri(run_id: str) -> str:
+def logged_model_uri(run_id: str, experiment_id: str) -> str:
     """The ``models:/`` URI of the model kedro-mlflow logged in ``run_id``."""
     from mlflow import MlflowClient
 
-    client = MlflowClient()
-    run = client.get_run(run_id)
-    models = client.search_logged_models(
-        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    models = MlflowClient().search_logged_models(
+        experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
     )
     if not models:
         raise ServeCheckError(f"kedro-mlflow logged no model in run {run_id}.")

@@ -15,6 +15,7 @@ from kedro_mlflow_dryrun.infer import (
     infer_model_signature,
     infer_output_schema,
     inference_params,
+    with_outputs,
 )
 
 
@@ -32,10 +33,12 @@ def test_params_are_recorded_as_kedro_mlflow_records_them():
 
 
 def test_signature_has_inputs_outputs_and_params():
-    signature = infer_model_signature(
-        pd.DataFrame({"area": [1.0]}), {"runner": "SequentialRunner"}, pd.DataFrame({"p": [2]})
+    inputs_only = infer_model_signature(
+        pd.DataFrame({"area": [1.0]}), {"runner": "SequentialRunner"}
     )
+    signature = with_outputs(inputs_only, pd.DataFrame({"p": [2]}))
 
+    assert inputs_only.outputs is None
     assert signature.inputs.input_names() == ["area"]
     assert signature.outputs.to_dict() == [{"type": "long", "name": "p", "required": True}]
     assert signature.params.params[0].name == "runner"

@@ -1,9 +1,9 @@
 """One PipelineML: kedro-mlflow logs its inference pipeline after training."""
 
 from kedro.pipeline import Pipeline
-from kedro_mlflow_dryrun import pipeline_ml_factory
 
 from house_prices.pipelines import inference_pipeline, training_pipeline
+from kedro_mlflow_dryrun import pipeline_ml_factory
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -15,9 +15,7 @@ def make_houses(rows: int, seed: int = 0) -> pd.DataFrame:
     city_premium = pd.Series(city).map({"Lyon": 1.0, "Nantes": 0.8, "Paris": 1.9}).to_numpy()
     price = (area * 3_100 * city_premium + rooms * 9_000 - age * 400).round(0)
     price += rng.normal(0, 15_000, size=rows).round(0)
-    return pd.DataFrame(
-        {"area": area, "rooms": rooms, "age": age, "city": city, "price": price}
-    )
+    return pd.DataFrame({"area": area, "rooms": rooms, "age": age, "city": city, "price": price})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""Where a ``kedro run`` spends its time in the hooks, measured in-process.
+
+Whole-process wall times on a shared machine vary by a second or more from run
+to run; the plugin's own cost is a tenth of that. This runs
+``kedro run --pipeline=training`` once, in this process, in the current
+directory (a Kedro project), with a timer around each hook of kedro-mlflow-dryrun
+and kedro-mlflow and around the MLflow calls they make, and prints the totals::
+
+    cd /path/to/project && python /path/to/benchmarks/hook_timer.py [--out timings.json]
+
+``benchmarks/run_benchmarks.py --workdir DIR`` leaves the projects it ran in DIR
+(``project_a`` with the plugin, ``project_b``/``project_c`` without).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import functools
+import json
+import sys
+import time
+from typing import Any
+
+START = time.perf_counter()
+TIMINGS: dict[str, list[float]] = {}
+
+
+def timed(owner: Any, name: str, label: str) -> None:
+    original = getattr(owner, name, None)
+    if original is None:
+        return
+
+    @functools.wraps(original)  # keeps the hook markers and the signature pluggy reads
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            entry = TIMINGS.setdefault(label, [0.0, 0])
+            entry[0] += time.perf_counter() - start
+            entry[1] += 1
+
+    setattr(owner, name, wrapper)
+
+
+def instrument() -> None:
+    import kedro_mlflow.framework.hooks.mlflow_hook  # noqa: F401
+    import mlflow.models.signature
+    import mlflow.models.utils
+    import mlflow.pyfunc
+
+    mlflow_hook = sys.modules["kedro_mlflow.framework.hooks.mlflow_hook"]
+    for name in ("after_context_created", "before_pipeline_run", "before_node_run"):
+        timed(mlflow_hook.MlflowHook, name, f"kedro-mlflow {name}")
+    timed(mlflow_hook.MlflowHook, "after_pipeline_run", "kedro-mlflow after_pipeline_run")
+    timed(mlflow.pyfunc, "log_model", "  mlflow.pyfunc.log_model")
+    timed(mlflow.models.utils, "_validate_serving_input", "    mlflow validates input_example")
+    timed(mlflow.models.signature, "infer_signature", "  mlflow infer_signature")
+    mlflow_hook.infer_signature = mlflow.models.signature.infer_signature
+
+    try:
+        from kedro_mlflow_dryrun import hooks
+    except ImportError:
+        return
+    for name in (
+        "after_context_created",
+        "before_pipeline_run",
+        "after_dataset_loaded",
+        "after_pipeline_run",
+        "check_logged_model",
+        "raise_failure",
+    ):
+        timed(hooks.DryRunHook, name, f"dryrun {name}")
+    for name in ("_dry_run", "_serve_check", "_record"):
+        timed(hooks.DryRunHook, name, f"  dryrun {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", help="write the timings as JSON")
+    args = parser.parse_args()
+    instrument()
+
+    def report() -> None:
+        TIMINGS["whole run (in-process)"] = [time.perf_counter() - START, 1]
+        for label, (seconds, calls) in TIMINGS.items():
+            print(f"{label:45s} {seconds * 1000:9.1f} ms  ({calls} call(s))", file=sys.stderr)
+        if args.out:
+            with open(args.out, "w") as out:
+                json.dump(TIMINGS, out, indent=2)
+
+    atexit.register(report)
+    sys.argv = ["kedro", "run", "--pipeline=training"]
+    from kedro.framework.cli import main as kedro_main
+
+    kedro_main()
+
+
+if __name__ == "__main__":
+    main()
