@@ -45,7 +45,7 @@ def timed(owner: Any, name: str, label: str) -> None:
     setattr(owner, name, wrapper)
 
 
-def instrument() -> None:
+def instrument(plugin: bool) -> None:
     import kedro_mlflow.framework.hooks.mlflow_hook  # noqa: F401
     import mlflow.models.signature
     import mlflow.models.utils
@@ -60,17 +60,16 @@ def instrument() -> None:
     timed(mlflow.models.signature, "infer_signature", "  mlflow infer_signature")
     mlflow_hook.infer_signature = mlflow.models.signature.infer_signature
 
-    try:
-        from kedro_mlflow_dryrun import hooks
-    except ImportError:
+    if not plugin:
         return
+    from kedro_mlflow_dryrun import hooks
+
     for name in (
         "after_context_created",
         "before_pipeline_run",
         "after_dataset_loaded",
         "after_pipeline_run",
         "check_logged_model",
-        "raise_failure",
     ):
         timed(hooks.DryRunHook, name, f"dryrun {name}")
     for name in ("_dry_run", "_serve_check", "_record"):
@@ -80,8 +79,13 @@ def instrument() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", help="write the timings as JSON")
+    parser.add_argument(
+        "--without-plugin",
+        action="store_true",
+        help="do not import kedro_mlflow_dryrun (its hooks are off in this project)",
+    )
     args = parser.parse_args()
-    instrument()
+    instrument(plugin=not args.without_plugin)
 
     def report() -> None:
         TIMINGS["whole run (in-process)"] = [time.perf_counter() - START, 1]
