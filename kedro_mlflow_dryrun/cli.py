@@ -7,7 +7,7 @@ from typing import Any
 import click
 from kedro.framework.cli.project import run as kedro_run
 
-from kedro_mlflow_dryrun.errors import DryRunFailed
+from kedro_mlflow_dryrun.errors import DryRunError
 
 NO_OUTPUT_SCHEMA_HELP = (
     "Skip the kedro-mlflow-dryrun check: the inference pipeline does not run and "
@@ -29,8 +29,12 @@ def commands() -> None:
     ],
 )
 def run(no_output_schema: bool, **kedro_run_options: Any) -> Any:
-    """The hook reads ``--no-output-schema`` from this command's click context."""
+    """The hook reads ``--no-output-schema`` from this command's click context.
+
+    The plugin's errors (a failed check, a bad ``dryrun.yml``) already say what is
+    wrong and how to fix it: they end the run as one ``Error:`` line, not a traceback.
+    """
     try:
         return kedro_run.callback(**kedro_run_options)
-    except DryRunFailed as failure:
-        raise click.ClickException(str(failure)) from failure
+    except DryRunError as error:
+        raise click.ClickException(str(error)) from error

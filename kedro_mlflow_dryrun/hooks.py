@@ -246,19 +246,22 @@ class DryRunHook:
                 report.fail(str(error))
             except Exception as error:  # noqa: BLE001 - the model is logged: report, not crash
                 report.fail(f"The serve check itself failed: {type(error).__name__}: {error}")
-        self._record(run, report.serve_summary())
+        self._record(run, serve=True)
 
-    def _record(self, run: _PipelineRun, summary: str | None = None) -> None:
+    def _record(self, run: _PipelineRun, serve: bool = False) -> None:
         from kedro_mlflow_dryrun.record import record
 
+        report = run.report
         try:
-            record(run.run_id, run.report)
+            record(run.run_id, report)
         except Exception as error:  # noqa: BLE001 - an unreachable server must not lose the model
             logger.warning(
                 "The dry run could not be recorded on MLflow run %s: %s", run.run_id, error
             )
-        level = logging.WARNING if run.report.status == FAILED else logging.INFO
-        logger.log(level, summary or run.report.summary())
+        # With on_failure: warn no error follows, so the log line carries the whole reason.
+        full_reason = self._config.on_failure == "warn"
+        summary = report.serve_summary(full_reason) if serve else report.summary(full_reason)
+        logger.log(logging.WARNING if report.status == FAILED else logging.INFO, summary)
 
 
 def _is_pipeline_ml(pipeline: Any) -> bool:

@@ -7,6 +7,8 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kedro_mlflow_dryrun.sample import CAPTURED
+
 logger = logging.getLogger(__name__)
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -39,28 +41,34 @@ class DryRunReport:
         report["signature"] = _signature_to_dict(self.signature)
         return report
 
-    def summary(self) -> str:
+    def summary(self, full_reason: bool = False) -> str:
         """The one log line a user reads after training."""
         total = self.seconds.get("total", 0.0)
         if self.status == SKIPPED:
             return f"Dry run skipped: {self.reason}"
         if self.status == FAILED:
-            first_line = (self.reason or "").splitlines()[0]
-            return f"Dry run failed in {total:.2f} s: {first_line}"
+            return f"Dry run failed in {total:.2f} s: {self._reason(full_reason)}"
+        sampled = f"{self.sample_rows} rows of '{self.input_name}'"
+        if self.sample_source != CAPTURED:
+            sampled += f" ({self.sample_source})"
         return (
-            f"Dry run passed: {self.sample_rows} rows of '{self.input_name}' -> "
-            f"'{self.output_name}' ({self.output_type}), output schema "
-            f"{_describe_outputs(self.signature)}, {total:.2f} s"
+            f"Dry run passed: {sampled} -> '{self.output_name}' ({self.output_type}), "
+            f"output schema {_describe_outputs(self.signature)}, {total:.2f} s"
         )
 
-    def serve_summary(self) -> str:
+    def serve_summary(self, full_reason: bool = False) -> str:
         seconds = self.seconds.get("serve", 0.0)
         if self.status == FAILED:
-            return f"Serve check failed in {seconds:.2f} s: {(self.reason or '').splitlines()[0]}"
+            return f"Serve check failed in {seconds:.2f} s: {self._reason(full_reason)}"
         return (
             f"Serve check passed: {self.serve['model_uri']} answered the {self.serve['rows']} "
             f"sample rows as its output schema says, {seconds:.2f} s"
         )
+
+    def _reason(self, full: bool) -> str:
+        """All of it where no error message will follow; else its first line."""
+        reason = self.reason or ""
+        return reason if full else reason.splitlines()[0]
 
 
 def record(run_id: str, report: DryRunReport) -> None:

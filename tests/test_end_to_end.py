@@ -153,6 +153,9 @@ def test_on_failure_warn_logs_the_failure_and_exits_zero(project):
     assert result.returncode == 0, result.output
     assert "Dry run failed" in result.output
     assert "Output 'predictions' of node 'predict_prices' cannot be served" in result.output
+    # No error follows a warning: the log line itself says where and how to fix it.
+    assert "column 'price', row 0 holds a Decimal" in result.output
+    assert "Fix: convert Decimal to float." in result.output
     view = project.mlflow_view()
     _assert_model_logged_and_run_closed(view)
     assert view.tags["dryrun.status"] == "failed"

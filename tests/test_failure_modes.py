@@ -150,6 +150,17 @@ def test_several_pipelines_at_once_are_skipped_with_the_reason(project):
     assert view.tags["dryrun.status"] == "skipped"
 
 
+def test_a_bad_dryrun_yml_fails_before_training_in_one_line(project):
+    project.set_dryrun(on_failure="ignore")
+
+    result = project.kedro("run", "--pipeline=training")
+
+    assert result.returncode == 1, result.output
+    assert "Error: dryrun.yml: 'on_failure' must be 'fail' or 'warn', got 'ignore'" in result.output
+    assert "Traceback" not in result.output
+    assert not (project.path / "data/06_models/regressor.pkl").exists()
+
+
 def test_an_unreachable_tracking_server_fails_before_training(project):
     project.write(
         "conf/local/mlflow.yml",

@@ -22,7 +22,8 @@ def test_every_runner_records_the_same_signature(project, runner, sample_source)
     result = project.kedro("run", "--pipeline=training", f"--runner={runner}")
 
     assert result.returncode == 0, result.output
-    assert "Dry run passed: 100 rows of 'houses' -> 'predictions'" in result.output
+    sampled = "'houses'" if sample_source == CAPTURED else f"'houses' ({sample_source})"
+    assert f"Dry run passed: 100 rows of {sampled} -> 'predictions'" in result.output
     view = project.mlflow_view()
     assert len(view.models) == 1
     assert view.run.info.status == "FINISHED"
