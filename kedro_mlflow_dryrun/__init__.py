@@ -5,9 +5,11 @@ import logging
 from kedro_mlflow_dryrun.config import DryRunConfig
 from kedro_mlflow_dryrun.errors import (
     ConfigError,
+    DriftError,
     DryRunError,
     DryRunFailed,
     InferenceError,
+    ModelEnvironmentError,
     PipelineDefinitionError,
     SampleError,
     SerializationError,
@@ -24,10 +26,12 @@ logging.getLogger(__name__).setLevel(logging.INFO)
 
 __all__ = [
     "ConfigError",
+    "DriftError",
     "DryRunConfig",
     "DryRunError",
     "DryRunFailed",
     "InferenceError",
+    "ModelEnvironmentError",
     "PipelineDefinitionError",
     "SampleError",
     "SerializationError",

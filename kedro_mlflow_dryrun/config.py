@@ -1,15 +1,29 @@
-"""The settings of ``conf/<env>/dryrun.yml``."""
+"""Settings, resolved in one place: ``dryrun.yml`` < environment variable < CLI flag.
+
+The types a key accepts come from :class:`DryRunConfig`'s own fields, so the
+validation cannot fall out of step with the settings.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+import os
+import types
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, fields, replace
+from typing import Literal, Union, get_args, get_origin, get_type_hints
 
 from kedro_mlflow_dryrun.errors import ConfigError
 
 CONFIG_PATTERNS = ["dryrun*", "dryrun*/**", "**/dryrun*"]
-ON_FAILURE_CHOICES = ("fail", "warn")
+ENABLED_VARIABLE = "KEDRO_MLFLOW_DRYRUN_ENABLED"
+_FALSE_WORDS, _TRUE_WORDS = ("false", "0", "no", "off"), ("true", "1", "yes", "on")
+_MINIMUMS = {"sample_size": 1, "input_example_rows": 0}
+
+OnFailure = Literal["fail", "warn"]
+SampleStrategy = Literal["random", "head"]
+Environment = Literal["audit", "fresh", "off"]
 
 
 @dataclass(frozen=True)
@@ -19,51 +33,100 @@ class DryRunConfig:
     enabled: bool = True
     sample_size: int = 100
     sample_dataset: str | None = None
+    sample_strategy: SampleStrategy = "random"
     drop_columns: tuple[str, ...] = ()
-    on_failure: str = "fail"
+    on_failure: OnFailure = "fail"
+    on_drift: OnFailure = "warn"
     strict_json: bool = False
     serve_check: bool = True
     input_example_rows: int = 5
+    ship_project_code: bool = True
+    environment: Environment = "audit"
+    #: Why the dry run is off, when it is: the flag, the variable or ``dryrun.yml``.
+    disabled_by: str | None = None
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> DryRunConfig:
+    def from_mapping(cls, values: Mapping[str, object] | None) -> DryRunConfig:
         """Validates ``dryrun.yml`` so that a typo fails the run before training."""
         values = dict(values or {})
-        known = [field.name for field in fields(cls)]
+        hints = get_type_hints(cls)
+        known = [field.name for field in fields(cls) if field.name != "disabled_by"]
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(
                 f"dryrun.yml: unknown key(s) {', '.join(map(repr, unknown))}; "
                 f"valid keys are {', '.join(known)}."
             )
-        for name, value in values.items():
-            expected = _EXPECTED_TYPES[name]
-            if not isinstance(value, expected) or isinstance(value, bool) != (bool in expected):
-                names = " or ".join(t.__name__ for t in expected if t is not type(None))
-                raise ConfigError(f"dryrun.yml: '{name}' must be a {names}, got {value!r}.")
-        if "drop_columns" in values:
-            values["drop_columns"] = tuple(map(str, values["drop_columns"]))
-        config = cls(**values)
-        for name in ("sample_size", "input_example_rows"):
-            minimum = 1 if name == "sample_size" else 0
-            if getattr(config, name) < minimum:
-                raise ConfigError(
-                    f"dryrun.yml: '{name}' must be at least {minimum}, got {getattr(config, name)}."
-                )
-        if config.on_failure not in ON_FAILURE_CHOICES:
-            raise ConfigError(
-                f"dryrun.yml: 'on_failure' must be 'fail' or 'warn', got {config.on_failure!r}."
-            )
+        checked = {name: _checked(name, value, hints[name]) for name, value in values.items()}
+        config = cls(**checked)  # type: ignore[arg-type]
+        if not config.enabled:
+            config = replace(config, disabled_by="enabled: false in dryrun.yml")
         return config
 
+    @property
+    def skip_reason(self) -> str | None:
+        return None if self.enabled else self.disabled_by
 
-_EXPECTED_TYPES: dict[str, tuple[type, ...]] = {
-    "enabled": (bool,),
-    "sample_size": (int,),
-    "sample_dataset": (str, type(None)),
-    "drop_columns": (list, tuple),
-    "on_failure": (str,),
-    "strict_json": (bool,),
-    "serve_check": (bool,),
-    "input_example_rows": (int,),
-}
+
+def _checked(name: str, value: object, hint: object) -> object:
+    """``value`` converted to the field's type, or a ConfigError naming the key."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            choices = " or ".join(repr(arg) for arg in args)
+            raise ConfigError(f"dryrun.yml: '{name}' must be {choices}, got {value!r}.")
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [arg for arg in args if arg is not type(None)]
+        origin = get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"dryrun.yml: '{name}' must be a list of names, got {value!r}.")
+        return tuple(value)
+    assert isinstance(hint, type)
+    if not isinstance(value, hint) or (isinstance(value, bool) and hint is not bool):
+        raise ConfigError(f"dryrun.yml: '{name}' must be a {hint.__name__}, got {value!r}.")
+    minimum = _MINIMUMS.get(name)
+    if minimum is not None and value < minimum:  # type: ignore[operator]
+        raise ConfigError(f"dryrun.yml: '{name}' must be at least {minimum}, got {value}.")
+    return value
+
+
+_cli_overrides: ContextVar[Mapping[str, object] | None] = ContextVar(
+    "kedro_mlflow_dryrun_cli", default=None
+)
+
+
+@contextmanager
+def cli_overrides(**settings: object) -> Iterator[None]:
+    """What a command's flags set, for the hooks of the run it starts."""
+    token = _cli_overrides.set(settings)
+    try:
+        yield
+    finally:
+        _cli_overrides.reset(token)
+
+
+def resolve(
+    dryrun_yml: Mapping[str, object] | None, environ: Mapping[str, str] = os.environ
+) -> DryRunConfig:
+    """``dryrun.yml``, then ``KEDRO_MLFLOW_DRYRUN_ENABLED``, then the CLI flags win."""
+    config = DryRunConfig.from_mapping(dryrun_yml)
+    variable = environ.get(ENABLED_VARIABLE, "").strip().lower()
+    if variable in _FALSE_WORDS:
+        config = replace(
+            config, enabled=False, disabled_by=f"{ENABLED_VARIABLE}={environ[ENABLED_VARIABLE]}"
+        )
+    elif variable in _TRUE_WORDS:
+        config = replace(config, enabled=True, disabled_by=None)
+    elif variable:
+        raise ConfigError(
+            f"{ENABLED_VARIABLE}={environ[ENABLED_VARIABLE]!r} is neither true nor false.\n"
+            f"Fix: set it to false (or 0, no) to skip the dry run, true to run it."
+        )
+    overrides = dict(_cli_overrides.get() or {})
+    if overrides.get("enabled") is False:
+        overrides.setdefault("disabled_by", "kedro run --no-output-schema")
+    return replace(config, **overrides) if overrides else config  # type: ignore[arg-type]

@@ -33,6 +33,14 @@ class SignatureMismatchError(DryRunError):
     """The output does not match the signature set in ``log_model_kwargs``."""
 
 
+class DriftError(DryRunError):
+    """The output schema breaks the clients of the previous registered version."""
+
+
+class ModelEnvironmentError(DryRunError):
+    """The logged model's own environment lacks what loading or running it imports."""
+
+
 class ServeCheckError(DryRunError):
     """The logged model, loaded back, did not answer a request as recorded."""
 

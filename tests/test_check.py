@@ -10,9 +10,20 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import dry_run, output_context
 
 from kedro_mlflow_dryrun import SerializationError
-from kedro_mlflow_dryrun.check import JsonVerdict, Offender, check_json, ensure_servable
+from kedro_mlflow_dryrun.config import DryRunConfig
+from kedro_mlflow_dryrun.stages.check import JsonVerdict, check_json
+
+
+def _checked(output, output_name: str, strict: bool) -> list[str]:
+    """Runs the check stage on ``output``; returns its warnings, or raises its error."""
+    context = output_context(output, output_name, DryRunConfig(strict_json=strict))
+    report = dry_run(context)
+    if report.failed:
+        raise SerializationError(report.reason)
+    return report.warnings
 
 
 def _prices(n_rows: int, bad_row: int) -> pd.DataFrame:
@@ -25,8 +36,9 @@ def test_servable_output_has_no_offender() -> None:
     verdict = check_json(pd.DataFrame({"id": [1, 2], "price": [1.5, 2.5], "name": ["a", "b"]}))
 
     assert verdict == JsonVerdict(serializable=True, offender=None, non_finite=None)
-    assert ensure_servable(verdict, "predictions", strict=True) is None
-    assert ensure_servable(verdict, "predictions", strict=False) is None
+    output = pd.DataFrame({"id": [1, 2], "price": [1.5, 2.5], "name": ["a", "b"]})
+    assert _checked(output, "predictions", strict=True) == []
+    assert _checked(output, "predictions", strict=False) == []
 
 
 def test_decimal_column_is_located_by_column_and_row() -> None:
@@ -154,10 +166,8 @@ def test_nan_column_name_is_written_as_a_string_so_is_strict_json() -> None:
 
 def test_unservable_output_raises_a_short_message_naming_everything() -> None:
     n_rows = 100_000
-    verdict = check_json(_prices(n_rows, bad_row=n_rows - 1))
-
     with pytest.raises(SerializationError) as raised:
-        ensure_servable(verdict, "price_predictions", strict=False)
+        _checked(_prices(n_rows, bad_row=n_rows - 1), "price_predictions", strict=False)
 
     message = str(raised.value)
     assert "price_predictions" in message
@@ -172,7 +182,7 @@ def test_strict_mode_raises_on_nan() -> None:
     frame = pd.DataFrame({"score": [0.5, float("nan")]})
 
     with pytest.raises(SerializationError) as raised:
-        ensure_servable(check_json(frame), "scores", strict=True)
+        _checked(frame, "scores", strict=True)
 
     message = str(raised.value)
     assert "scores" in message
@@ -184,22 +194,16 @@ def test_strict_mode_raises_on_nan() -> None:
 def test_non_strict_mode_returns_a_warning_naming_the_path() -> None:
     frame = pd.DataFrame({"score": [0.5, 1.5, float("inf")]})
 
-    warning = ensure_servable(check_json(frame), "scores", strict=False)
+    (warning,) = _checked(frame, "scores", strict=False)
 
-    assert warning is not None
     assert "scores" in warning
     assert "column 'score', row 2" in warning
     assert "NaN or Infinity" in warning
 
 
-def test_unservable_verdict_raises_even_when_not_strict() -> None:
-    verdict = JsonVerdict(
-        serializable=False,
-        offender=Offender(path="output['x']", type_name="set", value="{1}", fix="make a list"),
-    )
-
+def test_unservable_output_fails_even_when_not_strict() -> None:
     with pytest.raises(SerializationError, match=r"output\['x'\] holds a set"):
-        ensure_servable(verdict, "out", strict=False)
+        _checked({"x": {1}}, "out", strict=False)
 
 
 def test_verdict_serializes_to_a_plain_dict() -> None:

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import pandas as hpd
 
-from kedro_mlflow_dryrun.check import JsonVerdict, check_json
+from kedro_mlflow_dryrun.stages.check import JsonVerdict, check_json
 
 # The object each request's prediction returns, keyed by the request's ``key`` value.
 # ``ServeRegistered`` is pickled by reference (this module is importable), so the

@@ -61,8 +61,8 @@ def test_nan_fails_under_strict_json(project, on_failure):
 
     assert result.returncode == (1 if on_failure == "fail" else 0), result.output
     assert (
-        "Output 'predictions' of node 'predict_prices' is not strict JSON: "
-        "column 'price', row 3 holds a float"
+        "Output 'predictions' of node 'predict_prices' holds NaN or Infinity, which strict "
+        "JSON rejects: column 'price', row 3 holds a float"
     ) in result.output
     _assert_logged(project)
 

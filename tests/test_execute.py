@@ -7,7 +7,7 @@ from kedro.pipeline import Pipeline, node
 from kedro_datasets.pandas import CSVDataset
 
 from kedro_mlflow_dryrun import InferenceError
-from kedro_mlflow_dryrun.execute import run_inference
+from kedro_mlflow_dryrun.adapters.models import PipelineModel
 
 
 def scale(houses: pd.DataFrame, factor: float) -> pd.DataFrame:
@@ -42,7 +42,7 @@ def training_catalog(tmp_path):
 def test_returns_the_output_and_writes_no_dataset(tmp_path, training_catalog):
     sample = pd.DataFrame({"area": [1.0, 2.0]})
 
-    output = run_inference(INFERENCE, training_catalog, "houses", sample)
+    output = PipelineModel(INFERENCE, training_catalog, "houses").predict(sample)
 
     assert output["price"].tolist() == [20.0, 40.0]
     assert list(tmp_path.iterdir()) == []
@@ -60,7 +60,7 @@ def test_a_raising_node_is_named_with_its_error(training_catalog):
     )
 
     with pytest.raises(InferenceError) as error:
-        run_inference(pipeline, training_catalog, "houses", pd.DataFrame({"area": [1.0]}))
+        PipelineModel(pipeline, training_catalog, "houses").predict(pd.DataFrame({"area": [1.0]}))
 
     message = str(error.value)
     assert "raised in node 'broken' on a sample of 'houses'" in message

@@ -1,22 +1,15 @@
 """Infer: a signature whose outputs keep every column MLflow can type."""
 
 import logging
-from decimal import Decimal
 
 import pandas as pd
-import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline, node
 from mlflow.models import ModelSignature, infer_signature
+from support import dry_run, engine_context, output_context
 
-from kedro_mlflow_dryrun import SignatureMismatchError
-from kedro_mlflow_dryrun.infer import (
-    check_against,
-    infer_model_signature,
-    infer_output_schema,
-    inference_params,
-    with_outputs,
-)
+from kedro_mlflow_dryrun.adapters.models import PipelineModel
+from kedro_mlflow_dryrun.stages.infer import infer_output_schema
 
 
 def test_params_are_recorded_as_kedro_mlflow_records_them():
@@ -25,7 +18,7 @@ def test_params_are_recorded_as_kedro_mlflow_records_them():
         {"params:bands": MemoryDataset({"low": 1}), "params:t": MemoryDataset(0.5)}
     )
 
-    assert inference_params(inference, catalog) == {
+    assert PipelineModel(inference, catalog, "houses").params() == {
         "bands": {"low": 1},
         "t": 0.5,
         "runner": "SequentialRunner",
@@ -33,15 +26,29 @@ def test_params_are_recorded_as_kedro_mlflow_records_them():
 
 
 def test_signature_has_inputs_outputs_and_params():
-    inputs_only = infer_model_signature(
-        pd.DataFrame({"area": [1.0]}), {"runner": "SequentialRunner"}
-    )
-    signature = with_outputs(inputs_only, pd.DataFrame({"p": [2]}))
+    context = output_context(pd.DataFrame({"p": [2]}))
 
-    assert inputs_only.outputs is None
-    assert signature.inputs.input_names() == ["area"]
+    report = dry_run(context)
+
+    signature = context.log_model_kwargs["signature"]
+    assert report.signature is signature
+    assert signature.inputs.input_names() == ["x"]
     assert signature.outputs.to_dict() == [{"type": "long", "name": "p", "required": True}]
     assert signature.params.params[0].name == "runner"
+
+
+def test_a_failed_dry_run_still_hands_kedro_mlflow_an_input_signature():
+    def broken(rows):
+        raise ValueError("no")
+
+    inference = Pipeline([node(broken, "rows", "predictions", name="broken")])
+    context = engine_context(inference, DataCatalog(), "rows", pd.DataFrame({"x": [1.0]}))
+
+    report = dry_run(context)
+
+    assert report.failed and "node 'broken'" in report.reason
+    signature = context.log_model_kwargs["signature"]
+    assert signature.inputs.input_names() == ["x"] and signature.outputs is None
 
 
 def test_one_untypable_column_keeps_the_others(caplog):
@@ -66,6 +73,11 @@ def test_a_user_signature_that_does_not_fit_the_output_fails():
         outputs=infer_signature(model_output=pd.DataFrame({"p": [1.0]})).outputs
     )
 
-    check_against(declared, pd.DataFrame({"p": [2.0]}), "predictions")
-    with pytest.raises(SignatureMismatchError, match="Output 'predictions' does not match"):
-        check_against(declared, pd.DataFrame({"q": [Decimal(1)]}), "predictions")
+    def context_of(output):
+        inference = Pipeline([node(lambda rows: output, "rows", "predictions", name="n")])
+        rows = pd.DataFrame({"x": [1]})
+        return engine_context(inference, DataCatalog(), "rows", rows, signature=declared)
+
+    assert not dry_run(context_of(pd.DataFrame({"p": [2.0]}))).failed
+    report = dry_run(context_of(pd.DataFrame({"q": [1.0]})))
+    assert report.failed and "Output 'predictions' does not match" in report.reason

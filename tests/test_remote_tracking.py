@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE, Project
+from support import EXAMPLE, Project
 
 EXTRA_COLUMN = """
     _predict_prices = predict_prices

@@ -11,7 +11,9 @@ from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_datasets.pickle import PickleDataset
 
 from kedro_mlflow_dryrun import SampleError
-from kedro_mlflow_dryrun.sample import CAPTURED, PARTIAL_READ, SampleCapture, head, read_partial
+from kedro_mlflow_dryrun.adapters.inputs import head
+from kedro_mlflow_dryrun.report import CAPTURED
+from kedro_mlflow_dryrun.stages.sample import PARTIAL_READ, SampleCapture, read_partial
 
 frames = data_frames(
     [column("a", dtype=int), column("b", dtype=float), column("c", elements=st.text(max_size=3))],

@@ -1,44 +1,59 @@
-"""Record: the verdict on the MLflow run, as a tag, a report and one log line."""
+"""The report: everything the dry run found, as ``dryrun/report.json`` and the log show it."""
 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from kedro_mlflow_dryrun.sample import CAPTURED
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
 
-logger = logging.getLogger(__name__)
-
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+Status = Literal["passed", "failed", "skipped"]
+PASSED: Status = "passed"
+FAILED: Status = "failed"
+SKIPPED: Status = "skipped"
 REPORT_PATH = "dryrun/report.json"
+CAPTURED = "captured from training"
 
 
 @dataclass
 class DryRunReport:
-    """Everything the dry run found, as ``dryrun/report.json`` shows it."""
+    """What each stage found; the stages fill it in, the record stage writes it."""
 
-    status: str = PASSED
+    status: Status = PASSED
     reason: str | None = None
     input_name: str | None = None
+    input_type: str | None = None
     sample_rows: int | None = None
     sample_source: str | None = None
     output_name: str | None = None
     output_type: str | None = None
+    model_uri: str | None = None
     json: dict[str, Any] | None = None
-    signature: Any = None
+    signature: ModelSignature | None = None
     serve: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=lambda: _versions())
 
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
     def fail(self, reason: str) -> None:
-        self.status, self.reason = FAILED, reason
+        """The first failure is the one reported: later stages do not run after it."""
+        if not self.failed:
+            self.status, self.reason = FAILED, reason
+
+    def skip(self, reason: str) -> None:
+        self.status, self.reason = SKIPPED, reason
 
     def to_dict(self) -> dict[str, Any]:
         report = asdict(self)
-        report["signature"] = _signature_to_dict(self.signature)
+        report["signature"] = signature_to_dict(self.signature)
         return report
 
     def summary(self, full_reason: bool = False) -> str:
@@ -46,24 +61,28 @@ class DryRunReport:
         total = self.seconds.get("total", 0.0)
         if self.status == SKIPPED:
             return f"Dry run skipped: {self.reason}"
-        if self.status == FAILED:
+        if self.failed:
             return f"Dry run failed in {total:.2f} s: {self._reason(full_reason)}"
         sampled = f"{self.sample_rows} rows of '{self.input_name}'"
         if self.sample_source != CAPTURED:
             sampled += f" ({self.sample_source})"
         return (
             f"Dry run passed: {sampled} -> '{self.output_name}' ({self.output_type}), "
-            f"output schema {_describe_outputs(self.signature)}, {total:.2f} s"
+            f"output schema {describe_outputs(self.signature)}, {total:.2f} s"
         )
 
     def serve_summary(self, full_reason: bool = False) -> str:
-        seconds = self.seconds.get("serve", 0.0)
-        if self.status == FAILED:
+        seconds = self.seconds.get("serve", 0.0) + self.seconds.get("environment", 0.0)
+        if self.failed:
             return f"Serve check failed in {seconds:.2f} s: {self._reason(full_reason)}"
-        return (
-            f"Serve check passed: {self.serve['model_uri']} answered the {self.serve['rows']} "
-            f"sample rows as its output schema says, {seconds:.2f} s"
-        )
+        checked = []
+        if self.environment and self.environment.get("status") == PASSED:
+            checked.append(f"its environment holds what it imports ({self.environment['mode']})")
+        if self.serve:
+            checked.append(
+                f"it answered the {self.serve['rows']} sample rows as its output schema says"
+            )
+        return f"Serve check passed: {self.model_uri}: {'; '.join(checked)}, {seconds:.2f} s"
 
     def _reason(self, full: bool) -> str:
         """All of it where no error message will follow; else its first line."""
@@ -71,25 +90,7 @@ class DryRunReport:
         return reason if full else reason.splitlines()[0]
 
 
-def record(run_id: str, report: DryRunReport) -> None:
-    """Puts the tags and the report on the run kedro-mlflow is logging to."""
-    from mlflow.entities import RunTag
-    from mlflow.tracking import MlflowClient
-
-    tags = {
-        "dryrun.status": report.status,
-        "dryrun.output": report.output_name,
-        "dryrun.sample_rows": report.sample_rows,
-    }
-    client = MlflowClient()
-    client.log_batch(
-        run_id, tags=[RunTag(key, str(value)) for key, value in tags.items() if value is not None]
-    )
-    if report.status != SKIPPED:
-        client.log_dict(run_id, report.to_dict(), REPORT_PATH)
-
-
-def _signature_to_dict(signature: Any) -> dict[str, Any] | None:
+def signature_to_dict(signature: ModelSignature | None) -> dict[str, Any] | None:
     """MLflow stores each part as a JSON string; the report keeps them as JSON."""
     if signature is None:
         return None
@@ -98,7 +99,7 @@ def _signature_to_dict(signature: Any) -> dict[str, Any] | None:
     }
 
 
-def _describe_outputs(signature: Any) -> str:
+def describe_outputs(signature: ModelSignature | None) -> str:
     if signature is None or signature.outputs is None:
         return "none"
     # Parentheses, not brackets: Kedro's rich log handler reads [..] as markup.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from kedro.framework.cli.project import run as kedro_run
 
+from kedro_mlflow_dryrun.config import cli_overrides
 from kedro_mlflow_dryrun.errors import DryRunError
 
 NO_OUTPUT_SCHEMA_HELP = (
@@ -28,13 +27,16 @@ def commands() -> None:
         click.Option(["--no-output-schema"], is_flag=True, help=NO_OUTPUT_SCHEMA_HELP),
     ],
 )
-def run(no_output_schema: bool, **kedro_run_options: Any) -> Any:
-    """The hook reads ``--no-output-schema`` from this command's click context.
+def run(no_output_schema: bool, **kedro_run_options: object) -> object:
+    """The flag is an explicit override of the settings the hooks resolve.
 
     The plugin's errors (a failed check, a bad ``dryrun.yml``) already say what is
     wrong and how to fix it: they end the run as one ``Error:`` line, not a traceback.
     """
+    overrides = {"enabled": False} if no_output_schema else {}
     try:
-        return kedro_run.callback(**kedro_run_options)
+        with cli_overrides(**overrides):
+            assert kedro_run.callback is not None
+            return kedro_run.callback(**kedro_run_options)
     except DryRunError as error:
         raise click.ClickException(str(error)) from error

@@ -11,9 +11,12 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.errors import SerializationError
+
+if TYPE_CHECKING:
+    from kedro_mlflow_dryrun.engine import DryRunContext
 
 _FIXES = {
     "Decimal": "convert Decimal to float",
@@ -68,28 +71,29 @@ def check_json(output: Any) -> JsonVerdict:
     return JsonVerdict(serializable=True, non_finite=_first_offender(output, strict=True))
 
 
-def ensure_servable(
-    verdict: JsonVerdict, output_name: str, strict: bool, producer: str | None = None
-) -> str | None:
-    """Raises when the output cannot be served; returns a warning for NaN or Infinity."""
-    subject = f"Output '{output_name}'" + (f" of node '{producer}'" if producer else "")
+def run(context: DryRunContext) -> None:
+    """Fails when the output cannot be served; NaN or Infinity is a finding."""
+    verdict = check_json(context.output)
+    context.report.json = verdict.to_dict()
+    model = context.model
+    subject = f"Output '{model.output_name}'" + (
+        f" of node '{model.producer}'" if model.producer else ""
+    )
     if not verdict.serializable:
-        offender = verdict.offender
+        assert verdict.offender is not None
         raise SerializationError(
             f"{subject} cannot be served: MLflow's scoring server cannot turn it into "
             "JSON, so every request would fail with HTTP 500.\n"
-            f"  {offender.describe()}\n  Fix: {offender.fix}."
+            f"  {verdict.offender.describe()}\n  Fix: {verdict.offender.fix}."
         )
-    if verdict.non_finite is None:
-        return None
-    where = verdict.non_finite.describe()
-    if strict:
-        raise SerializationError(
-            f"{subject} is not strict JSON: {where}. The scoring server writes it as a "
-            "bare NaN or Infinity, which strict JSON parsers reject.\n"
-            f"  Fix: {verdict.non_finite.fix}."
+    if verdict.non_finite is not None:
+        context.found(
+            "non_finite",
+            f"{subject} holds NaN or Infinity, which strict JSON rejects: "
+            f"{verdict.non_finite.describe()}. The scoring server writes it as a bare NaN "
+            "or Infinity, which browsers, Go and Java reject.\n"
+            f"  Fix: {verdict.non_finite.fix}.",
         )
-    return f"{subject} holds NaN or Infinity, which strict JSON rejects: {where}."
 
 
 def _jsonable(output: Any) -> Any:

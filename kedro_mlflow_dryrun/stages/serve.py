@@ -8,9 +8,14 @@ reply must match the output schema the model was logged with.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.errors import ServeCheckError
+
+if TYPE_CHECKING:
+    from mlflow.types import Schema
+
+    from kedro_mlflow_dryrun.engine import DryRunContext
 
 # JSON value types that each MLflow column type may come back as.
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -25,14 +30,22 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def serve_round_trip(model_uri: str, sample: Any, output_schema: Any) -> dict[str, Any]:
+def run(context: DryRunContext) -> None:
+    """The logged model answers the sample through the scoring server's request path."""
+    assert context.sample is not None
+    outputs = context.signature.outputs if context.signature is not None else None
+    model_uri = context.logged_model_uri()
+    context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs)
+
+
+def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) -> dict[str, Any]:
     """Returns what the served model answered, or raises :class:`ServeCheckError`."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.models import convert_input_example_to_serving_input
     from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 
-    from kedro_mlflow_dryrun.execute import quiet_runner
+    from kedro_mlflow_dryrun.adapters.models import quiet_runner
 
     request = convert_input_example_to_serving_input(sample)
     model = mlflow.pyfunc.load_model(model_uri)
@@ -85,15 +98,3 @@ def _compare(predictions: Any, rows: int, schema: Any, model_uri: str) -> None:
                     f"The logged model {model_uri} answered column {spec.name!r}, row {row} "
                     f"with {value!r}, but its output schema says {spec.type!r}."
                 )
-
-
-def logged_model_uri(run_id: str, experiment_id: str) -> str:
-    """The ``models:/`` URI of the model kedro-mlflow logged in ``run_id``."""
-    from mlflow import MlflowClient
-
-    models = MlflowClient().search_logged_models(
-        experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
-    )
-    if not models:
-        raise ServeCheckError(f"kedro-mlflow logged no model in run {run_id}.")
-    return f"models:/{models[-1].model_id}"

@@ -1,0 +1,1 @@
+"""What varies at the edge: input engines, dataset readers and model sources."""

@@ -1,0 +1,1 @@
+"""Kedro's entry points to the engine: the hooks and the commands."""

@@ -1,0 +1,118 @@
+"""The hooks: what Kedro hands over, to the engine, around kedro-mlflow's ``log_model``.
+
+``after_pipeline_run`` is a pluggy wrapper around kedro-mlflow's: before it, the
+dry run hands kedro-mlflow a signature; after it (the model logged, the MLflow run
+ended) the logged model is checked and a failure raised. Nothing raised here
+comes before kedro-mlflow has logged, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kedro.framework.hooks import hook_impl
+
+from kedro_mlflow_dryrun.config import DryRunConfig
+from kedro_mlflow_dryrun.stages.sample import SampleCapture
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+logger = logging.getLogger("kedro_mlflow_dryrun")
+
+
+@dataclass
+class _PipelineRun:
+    """What the hooks learn about one ``PipelineML`` run before it ends."""
+
+    capture: SampleCapture | None
+    skip_reason: str | None = None
+
+
+class DryRunHook:
+    """Dry-runs the inference pipeline of every ``PipelineML`` training run."""
+
+    def __init__(self) -> None:
+        self._config = DryRunConfig()
+        self._run: _PipelineRun | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        from kedro_mlflow_dryrun.framework.project import load_config
+
+        self._config = load_config(context)
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, object], pipeline: Pipeline) -> None:
+        from kedro_mlflow.pipeline.pipeline_ml import PipelineML
+
+        from kedro_mlflow_dryrun.framework.project import combined_pipeline_ml_names, skip_reason
+
+        self._run = None
+        if isinstance(pipeline, PipelineML):
+            dataset = self._config.sample_dataset or pipeline.input_name
+            capture = SampleCapture(dataset, self._config.sample_size)
+            self._run = _PipelineRun(capture, skip_reason(self._config, run_params))
+        elif combined := combined_pipeline_ml_names(run_params, pipeline):
+            reason = (
+                f"{', '.join(map(repr, combined))} ran together with other pipelines, so "
+                "kedro-mlflow logs no model; run it alone to dry-run it"
+            )
+            self._run = _PipelineRun(capture=None, skip_reason=reason)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: object) -> None:
+        if self._run and self._run.capture and not self._run.skip_reason:
+            self._run.capture.offer(dataset_name, data)
+
+    @hook_impl(wrapper=True)
+    def after_pipeline_run(
+        self, pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> Generator[None, object, object]:
+        import mlflow
+
+        from kedro_mlflow_dryrun import engine
+        from kedro_mlflow_dryrun.framework.project import training_context
+        from kedro_mlflow_dryrun.report import DryRunReport
+        from kedro_mlflow_dryrun.stages.record import publish
+
+        run, self._run, active, config = self._run, None, mlflow.active_run(), self._config
+        if run is None or active is None:
+            if run is not None:
+                logger.info("Dry run skipped: kedro-mlflow tracks no run, so it logs no model.")
+            return (yield)
+        run_id, full_reason = active.info.run_id, config.on_failure == "warn"
+        if run.capture is None or run.skip_reason:
+            report = DryRunReport()
+            report.skip(run.skip_reason or "")
+            publish(run_id, report, report.summary(), config.on_failure)
+            return (yield)
+        context = training_context(config, pipeline, catalog, run.capture, run_id)
+        interrupted: KeyboardInterrupt | None = None
+        try:
+            engine.run_stages(context, engine.before_logging(), total="total")
+        except KeyboardInterrupt as interrupt:
+            context.report.fail("Interrupted during the dry run.")
+            interrupted = interrupt
+        report = context.report
+        publish(run_id, report, report.summary(full_reason), config.on_failure)
+        result = yield  # kedro-mlflow logs the model and ends the MLflow run
+        if interrupted is not None:
+            raise interrupted
+        if not report.failed and (stages := engine.after_logging(config)):
+            engine.run_stages(context, stages)
+            publish(run_id, report, report.serve_summary(full_reason), config.on_failure)
+        engine.raise_if_failed(context)
+        return result
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._run = None
+
+
+dry_run_hook = DryRunHook()

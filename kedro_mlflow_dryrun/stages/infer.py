@@ -1,0 +1,100 @@
+"""Infer: the model signature, inputs from the sample and outputs from the dry run.
+
+``inputs`` runs before the model does, so that kedro-mlflow has an input signature
+(and skips its full reload of the input) even when the dry run fails later.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from kedro_mlflow_dryrun.errors import SignatureMismatchError
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema
+
+    from kedro_mlflow_dryrun.engine import DryRunContext
+
+logger = logging.getLogger(__name__)
+
+
+def inputs(context: DryRunContext) -> None:
+    """Inputs and params, as kedro-mlflow's ``signature: auto`` records them."""
+    from mlflow.models import ModelSignature, infer_signature
+
+    setting = context.model.signature()
+    if isinstance(setting, ModelSignature):
+        context.signature = setting
+    elif setting == "auto":
+        assert context.sample is not None
+        context.signature = infer_signature(
+            model_input=context.sample.data, params=context.model.params()
+        )
+        context.log_model_kwargs["signature"] = context.signature
+    context.report.signature = context.signature
+
+
+def outputs(context: DryRunContext) -> None:
+    """Adds the output's schema; a signature the user set is checked, not changed."""
+    from mlflow.models import ModelSignature
+
+    signature, setting = context.signature, context.model.signature()
+    if signature is None:
+        return
+    if setting != "auto":
+        _check_against(signature, context.output, context.model.output_name)
+        return
+    context.signature = ModelSignature(
+        inputs=signature.inputs,
+        outputs=infer_output_schema(context.output),
+        params=signature.params,
+    )
+    context.log_model_kwargs["signature"] = context.signature
+    context.report.signature = context.signature
+    rows = context.config.input_example_rows
+    if rows and context.sample is not None:
+        # Only with the plugin's own signature, which the example is known to fit.
+        context.log_model_kwargs.setdefault("input_example", context.sample.data[:rows])  # type: ignore[index]
+
+
+def infer_output_schema(output: object) -> Schema:
+    """Column by column where needed, so one odd column does not hide the others."""
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
+    from mlflow.types.utils import _infer_schema
+
+    try:
+        return _infer_schema(output)
+    except Exception:  # noqa: BLE001 - MLflow raises many types for untypable data
+        if not hasattr(output, "columns"):
+            logger.warning("The output's schema cannot be inferred; it is recorded as 'any'.")
+            return Schema([ColSpec(type=AnyType())])
+    specs = []
+    for column in output.columns:
+        try:
+            specs.extend(_infer_schema(output[[column]]).inputs)  # type: ignore[index]
+        except Exception:  # noqa: BLE001
+            logger.warning(
+                "Output column %r cannot be typed by MLflow; it is recorded as 'any'.", column
+            )
+            specs.append(ColSpec(type=AnyType(), name=str(column)))
+    return Schema(specs)
+
+
+def _check_against(signature: ModelSignature, output: object, output_name: str) -> None:
+    """Fails when the output does not fit the outputs of a signature the user set."""
+    if signature.outputs is None:
+        return
+    from mlflow.models.utils import _enforce_schema
+
+    try:
+        _enforce_schema(output, signature.outputs)
+    except Exception as error:
+        raise SignatureMismatchError(
+            f"Output '{output_name}' does not match the outputs of the signature set in "
+            f"log_model_kwargs: {error}\n"
+            f"Fix: change the node that returns '{output_name}', or the signature's "
+            "outputs, or remove the signature to let the dry run infer it."
+        ) from error

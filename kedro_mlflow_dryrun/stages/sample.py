@@ -1,0 +1,131 @@
+"""Sample: the rows of the training input the inference pipeline is tried on.
+
+Training loads ``input_name`` anyway; :class:`SampleCapture` keeps the first rows
+of what it loaded. Only where training never loaded it (a partial run, a runner
+whose dataset hooks stay in worker processes, ``kedro dryrun``) are the first rows
+read from the catalog entry, and never the whole dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kedro_mlflow_dryrun.adapters.datasets import read_head
+from kedro_mlflow_dryrun.adapters.inputs import head
+from kedro_mlflow_dryrun.errors import SampleError
+from kedro_mlflow_dryrun.report import CAPTURED
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+
+    from kedro_mlflow_dryrun.engine import DryRunContext
+
+logger = logging.getLogger(__name__)
+
+PARTIAL_READ = "partial read of the catalog entry"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The rows the dry run feeds to the inference pipeline, and where they came from."""
+
+    data: object
+    source: str
+
+    @property
+    def rows(self) -> int:
+        return len(self.data)  # type: ignore[arg-type]
+
+
+class SampleCapture:
+    """Keeps the first rows of one dataset the first time a node loads it.
+
+    It runs inside the training node's task: it never raises, and whatever it
+    cannot sample is left for :func:`take` to report after the model is logged.
+    """
+
+    def __init__(self, dataset_name: str, size: int) -> None:
+        self.dataset_name = dataset_name
+        self.size = size
+        self.sample: Sample | None = None
+        self.error: SampleError | None = None
+
+    def offer(self, dataset_name: str, data: object) -> None:
+        if dataset_name != self.dataset_name or self.sample or self.error:
+            return
+        try:
+            self.sample = Sample(head(data, self.size), CAPTURED)
+        except SampleError as error:
+            self.error = error
+        except Exception as error:  # noqa: BLE001 - must never fail the training node
+            self.error = SampleError(
+                f"The first rows of '{dataset_name}' (a {type(data).__name__}) could not "
+                f"be taken: {type(error).__name__}: {error}"
+            )
+
+
+def take(context: DryRunContext) -> None:
+    """The sample: captured from training, or read in part from the catalog."""
+    config, report = context.config, context.report
+    dataset_name = config.sample_dataset or context.input_name
+    capture = context.captured
+    if capture is not None and capture.error is not None:
+        raise SampleError(
+            f"{capture.error}\nFix: set sample_dataset in dryrun.yml to a pandas, Polars or "
+            "Spark table of the same columns, or load the input as one of those."
+        )
+    if capture is not None and capture.sample is not None:
+        full = capture.sample
+    elif context.catalog is not None:
+        full = read_partial(context.catalog, dataset_name, config.sample_size)
+    else:
+        raise SampleError(f"No sample of '{dataset_name}' was given.")
+    if not full.rows:
+        raise SampleError(
+            f"'{dataset_name}' has no rows, so the inference pipeline cannot be tried.\n"
+            "Fix: check the training input, or set sample_dataset in dryrun.yml to a "
+            "dataset with rows."
+        )
+    context.full_sample = full
+    context.sample = without_columns(full, config.drop_columns)
+    report.input_name = context.input_name
+    report.sample_rows, report.sample_source = context.sample.rows, context.sample.source
+
+
+def read_partial(catalog: CatalogProtocol, dataset_name: str, size: int) -> Sample:
+    """Reads only the first rows of a catalog entry, or says why it cannot."""
+    if dataset_name not in catalog:
+        raise SampleError(_unreadable(dataset_name, "it is not in the catalog"))
+    dataset = catalog.get(dataset_name)
+    data = read_head(dataset, size) if dataset is not None else None
+    if data is None:
+        raise SampleError(
+            _unreadable(dataset_name, f"a {type(dataset).__name__} cannot be read partially")
+        )
+    return Sample(head(data, size), PARTIAL_READ)
+
+
+def _unreadable(dataset_name: str, reason: str) -> str:
+    return (
+        f"The dry run needs a sample of '{dataset_name}', but training did not "
+        f"load it and {reason}.\n"
+        f"Fix: run the whole training pipeline, or declare '{dataset_name}' as a "
+        "CSV or Parquet dataset so its first rows can be read, or set sample_dataset "
+        "in dryrun.yml to one that can."
+    )
+
+
+def without_columns(sample: Sample, columns: tuple[str, ...]) -> Sample:
+    """Takes out columns, such as the target, that serving requests will not carry."""
+    if not columns:
+        return sample
+    present = [str(name) for name in getattr(sample.data, "columns", [])]
+    missing = [name for name in columns if name not in present]
+    if missing:
+        raise SampleError(
+            f"dryrun.yml: drop_columns names {missing}, which the sample does not have; "
+            f"its columns are {present}."
+        )
+    return Sample(sample.data.drop(columns=list(columns)), sample.source)  # type: ignore[attr-defined]
