@@ -35,8 +35,13 @@ _RUNNER_LOGGERS = ("kedro.runner", "kedro.io", "kedro.pipeline")
 class ModelSource(Protocol):
     """Something that turns a sample into the output a served model would return."""
 
-    output_name: str
-    producer: str | None
+    @property
+    def output_name(self) -> str: ...
+
+    @property
+    def producer(self) -> str | None:
+        """The node that returns the output, when there are nodes."""
+        ...
 
     def predict(self, sample: pd.DataFrame) -> object: ...
 

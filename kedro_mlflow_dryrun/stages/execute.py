@@ -16,12 +16,12 @@ def run(context: DryRunContext) -> None:
     assert sample is not None and full is not None
     context.report.output_name = model.output_name
     try:
-        context.output = model.predict(sample.data)  # type: ignore[arg-type]
+        context.output = model.predict(sample.data)
     except InferenceError as error:
         if sample is full:
             raise
         try:
-            model.predict(full.data)  # type: ignore[arg-type]
+            model.predict(full.data)
         except InferenceError:
             raise error from None
         raise InferenceError(
