@@ -97,3 +97,14 @@ def test_only_missing_outputs_is_a_partial_run(project):
     assert "Dry run skipped: a partial training run (--only-missing-outputs)" in result.output
     view = project.mlflow_view()
     assert len(view.models) == 1 and view.tags["dryrun.status"] == "skipped"
+
+
+def test_a_variable_that_is_neither_true_nor_false_stops_before_training(project):
+    result = project.kedro(
+        "run", "--pipeline=training", env={"KEDRO_MLFLOW_DRYRUN_ENABLED": "maybe"}
+    )
+
+    assert result.returncode == 1, result.output
+    assert "Error: KEDRO_MLFLOW_DRYRUN_ENABLED='maybe' is neither true nor false" in result.output
+    assert "Traceback" not in result.output
+    assert not (project.path / "data/06_models/regressor.pkl").exists()
