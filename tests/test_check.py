@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import dry_run, output_context
 
 from kedro_mlflow_dryrun import SerializationError
 from kedro_mlflow_dryrun.config import DryRunConfig
 from kedro_mlflow_dryrun.stages.check import JsonVerdict, check_json
+
+from support import dry_run, output_context
 
 
 def _checked(output, output_name: str, strict: bool) -> list[str]:

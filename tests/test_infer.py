@@ -6,10 +6,11 @@ import pandas as pd
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline, node
 from mlflow.models import ModelSignature, infer_signature
-from support import dry_run, engine_context, output_context
 
 from kedro_mlflow_dryrun.adapters.models import PipelineModel
 from kedro_mlflow_dryrun.stages.infer import infer_output_schema
+
+from support import dry_run, engine_context, output_context
 
 
 def test_params_are_recorded_as_kedro_mlflow_records_them():

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support import EXAMPLE, Project
 
 EXTRA_COLUMN = """
