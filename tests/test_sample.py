@@ -97,3 +97,16 @@ def test_a_dataset_that_cannot_be_read_partially_says_so(tmp_path):
 def test_a_dataset_missing_from_the_catalog_says_so():
     with pytest.raises(SampleError, match="it is not in the catalog"):
         read_partial(DataCatalog({"other": MemoryDataset(1)}), "houses", 10)
+
+
+def test_a_change_in_kedro_datasets_internals_falls_back_with_the_reason(tmp_path, caplog):
+    path = tmp_path / "houses.csv"
+    pd.DataFrame({"a": [1, 2]}).to_csv(path, index=False)
+    dataset = CSVDataset(filepath=str(path))
+    del dataset._load_args  # as if a kedro-datasets release renamed it
+
+    with pytest.raises(SampleError, match="a CSVDataset cannot be read partially"):
+        read_partial(DataCatalog({"houses": dataset}), "houses", 10)
+
+    assert "Cannot read the first rows of a CSVDataset" in caplog.text
+    assert "AttributeError" in caplog.text
