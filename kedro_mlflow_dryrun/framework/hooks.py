@@ -90,7 +90,7 @@ class DryRunHook:
         if run.capture is None or run.skip_reason:
             report = DryRunReport()
             report.skip(run.skip_reason or "")
-            publish(run_id, report, report.summary(), config.on_failure)
+            publish(run_id, report, report.summary())
             return (yield)
         context = training_context(config, pipeline, catalog, run.capture, run_id)
         interrupted: KeyboardInterrupt | None = None
@@ -100,13 +100,13 @@ class DryRunHook:
             context.report.fail("Interrupted during the dry run.")
             interrupted = interrupt
         report = context.report
-        publish(run_id, report, report.summary(full_reason), config.on_failure)
+        publish(run_id, report, report.summary(full_reason))
         result = yield  # kedro-mlflow logs the model and ends the MLflow run
         if interrupted is not None:
             raise interrupted
         if not report.failed and (stages := engine.after_logging(config)):
             engine.run_stages(context, stages)
-            publish(run_id, report, report.serve_summary(full_reason), config.on_failure)
+            publish(run_id, report, report.serve_summary(full_reason))
         engine.raise_if_failed(context)
         return result
 

@@ -35,7 +35,7 @@ def record(run_id: str, report: DryRunReport) -> None:
         client.log_dict(run_id, report.to_dict(), REPORT_PATH)
 
 
-def publish(run_id: str, report: DryRunReport, line: str, on_failure: str) -> None:
+def publish(run_id: str, report: DryRunReport, line: str) -> None:
     """Records the report, then logs its line; an unreachable server loses nothing."""
     try:
         record(run_id, report)
