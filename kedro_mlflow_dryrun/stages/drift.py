@@ -144,7 +144,7 @@ def _type(spec: ColSpec | TensorSpec) -> str:
 
 
 def _optional(spec: ColSpec | TensorSpec) -> bool:
-    return bool(getattr(spec, "optional", False))
+    return getattr(spec, "required", True) is False  # tensors are always required
 
 
 def _listed(names: list[str]) -> str:
