@@ -65,10 +65,15 @@ def compare(context: DryRunContext) -> None:
         **drift,
     }
     message = describe(context.report.drift)
-    if context.report.drift["verdict"] == "breaking":
-        context.found("drift", message)
-    else:
+    if context.report.drift["verdict"] != "breaking":
         logger.info(message)
+        return
+    policy = (
+        "'on_drift: warn' in dryrun.yml only warns"
+        if context.config.on_drift == "fail"
+        else "'on_drift: fail' in dryrun.yml makes it fail the run"
+    )
+    context.found("drift", f"{message}; {policy}.")
 
 
 def schema_drift(previous: Schema, current: Schema) -> dict[str, Any]:
@@ -112,7 +117,7 @@ def describe(drift: dict[str, Any]) -> str:
     return (
         f"{line} Clients of version {drift['compared_with']['version']} that read them "
         "will break.\n  Fix: keep the columns and types that version returns, or register "
-        "the model under a new name; 'on_drift: fail' in dryrun.yml makes this fail the run."
+        "the model under a new name"
     )
 
 
