@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
-import mlflow
 import pandas as pd
 import pytest
 from mlflow.types import ColSpec, Schema
@@ -78,19 +76,27 @@ def test_the_log_line_names_the_columns_and_the_version():
 
 
 @pytest.fixture
-def unreachable_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A tracking server that refuses connections, without MLflow's retries."""
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+def unreachable_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tracking server that refuses connections, without MLflow's retries.
+
+    Set through the environment, and undone: ``mlflow.set_registry_uri`` would leave
+    ``MLFLOW_REGISTRY_URI`` set for every later ``kedro`` subprocess.
+    """
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(url)
-    mlflow.set_registry_uri(url)
-    yield
-    mlflow.set_tracking_uri(tracking)
-    mlflow.set_registry_uri(registry)
+    for variable, value in {
+        "MLFLOW_TRACKING_URI": url,
+        "MLFLOW_REGISTRY_URI": url,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "2",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
 
 
 def test_an_unreachable_registry_warns_and_never_fails_the_dry_run(unreachable_registry):
