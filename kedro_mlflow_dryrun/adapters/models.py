@@ -36,14 +36,18 @@ _RUNNER_LOGGERS = ("kedro.runner", "kedro.io", "kedro.pipeline")
 class ModelSource(Protocol):
     """Something that turns a sample into the output a served model would return."""
 
-    output_name: str
-    #: True when the output schema is inferred from what it answers even though
-    #: ``signature()`` is set: a logged model keeps its inputs and params.
-    fills_outputs: bool
+    @property
+    def output_name(self) -> str: ...
 
     @property
     def producer(self) -> str | None:
-        """The node that returns the output, when there is one to name."""
+        """The node that returns the output, when there are nodes."""
+        ...
+
+    @property
+    def fills_outputs(self) -> bool:
+        """True when its output schema comes from what it answers although ``signature()``
+        is set: a logged model keeps its inputs and params, and gets outputs."""
         ...
 
     def predict(self, sample: pd.DataFrame) -> object: ...
