@@ -63,6 +63,8 @@ class DryRunContext:
     log_model_kwargs: dict[str, object] = field(default_factory=dict)
     #: The MLflow run the model is logged in (none in pre-flight).
     run_id: str | None = None
+    #: The registered version ``kedro dryrun --model-uri`` checks; drift looks before it.
+    model_version: int | None = None
     report: DryRunReport = field(default_factory=DryRunReport)
     sample: Sample | None = None
     #: The sample before ``drop_columns``, to tell whether a dropped column was needed.
@@ -146,9 +148,9 @@ def _timed(seconds: dict[str, float], name: str | None) -> Iterator[None]:
 
 def before_logging() -> tuple[Stage, ...]:
     """What runs before kedro-mlflow logs the model; imported late, to start fast."""
-    from kedro_mlflow_dryrun.stages import check, execute, infer, sample
+    from kedro_mlflow_dryrun.stages import check, drift, execute, infer, sample
 
-    return (sample.take, infer.inputs, execute.run, check.run, infer.outputs)
+    return (sample.take, infer.inputs, execute.run, check.run, infer.outputs, drift.compare)
 
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:

@@ -33,6 +33,10 @@ class SignatureMismatchError(DryRunError):
     """The output does not match the signature set in ``log_model_kwargs``."""
 
 
+class ModelNotFoundError(DryRunError):
+    """A model URI names no model MLflow can find."""
+
+
 class DriftError(DryRunError):
     """The output schema breaks the clients of the previous registered version."""
 

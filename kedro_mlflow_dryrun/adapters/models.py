@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from kedro.framework.hooks import _create_hook_manager, hook_impl
@@ -18,7 +19,7 @@ from kedro.io import CatalogProtocol, DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
-from kedro_mlflow_dryrun.errors import InferenceError, ServeCheckError
+from kedro_mlflow_dryrun.errors import InferenceError, ModelNotFoundError, ServeCheckError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +44,12 @@ class ModelSource(Protocol):
         """The node that returns the output, when there are nodes."""
         ...
 
+    @property
+    def fills_outputs(self) -> bool:
+        """True when its output schema comes from what it answers although ``signature()``
+        is set: a logged model keeps its inputs and params, and gets outputs."""
+        ...
+
     def predict(self, sample: pd.DataFrame) -> object: ...
 
     def params(self) -> dict[str, object]: ...
@@ -59,6 +66,8 @@ class PipelineModel:
     are loaded from the project's catalog, the sample replaces ``input_name``, and the
     outputs stay in memory. No project hook is given to the runner.
     """
+
+    fills_outputs = False
 
     def __init__(
         self,
@@ -119,19 +128,31 @@ class PipelineModel:
 
 
 class LoggedPyfuncModel:
-    """A model MLflow has logged, loaded back as ``mlflow models serve`` loads it."""
+    """A model MLflow has logged, loaded back as ``mlflow models serve`` loads it.
+
+    Its signature keeps its inputs and params; the output schema is filled in from
+    what it answers, so a model logged without one can get it (backfill).
+    """
 
     producer = None
+    fills_outputs = True
 
     def __init__(self, model_uri: str) -> None:
         import mlflow
 
         self.model_uri = model_uri
-        self.model: PyFuncModel = mlflow.pyfunc.load_model(model_uri)
+        try:
+            self.model: PyFuncModel = mlflow.pyfunc.load_model(model_uri)
+        except Exception as error:
+            raise InferenceError(
+                f"The logged model {model_uri} cannot be loaded: {type(error).__name__}: "
+                f"{error}\nFix: install in this environment what the model imports."
+            ) from error
         self.output_name = "predictions"  # a served model has one output, under that key
 
     def signature(self) -> ModelSignature | str | None:
-        return self.model.metadata.signature
+        """A model logged without any signature gets one inferred from the sample."""
+        return self.model.metadata.signature or "auto"
 
     def params(self) -> dict[str, object]:
         signature = self.model.metadata.signature
@@ -140,15 +161,52 @@ class LoggedPyfuncModel:
         return {param.name: param.default for param in signature.params.params}
 
     def predict(self, sample: pd.DataFrame) -> object:
+        """What the model returns for the sample sent as a request to the scoring server.
+
+        The request goes through the server's own parsing and schema enforcement; the
+        raw output is kept, so that the check stage can say where JSON fails.
+        """
+        from mlflow.exceptions import MlflowException
+        from mlflow.models import convert_input_example_to_serving_input
+        from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+
+        recorder = _OutputRecorder(self.model)
+        request = convert_input_example_to_serving_input(sample)
         try:
             with quiet_runner():
-                return self.model.predict(sample)
-        except Exception as error:
+                invocations(request, CONTENT_TYPE_JSON, recorder, recorder.input_schema)
+        except MlflowException as error:
             raise InferenceError(
-                f"The logged model {self.model_uri} raised on the sample: "
-                f"{type(error).__name__}: {error}\n"
-                "Fix: check that the sample has the columns of the model's input schema."
+                f"The logged model {self.model_uri} rejects a request made of the sample: "
+                f"{served_cause(error)}\n"
+                "Fix: send a sample with the columns of the model's input schema "
+                "(--input FILE, or sample_dataset in dryrun.yml)."
             ) from error
+        except Exception:  # the server could not write the output: the check says where
+            if not recorder.answered:
+                raise
+        return recorder.output
+
+
+class _OutputRecorder:
+    """Stands in for the model in the scoring server, keeping what the model returned."""
+
+    def __init__(self, model: PyFuncModel) -> None:
+        self._model = model
+        self.metadata = model.metadata
+        self.input_schema = model.metadata.get_input_schema()
+        self.answered, self.output = False, None
+
+    def predict(self, data: object, params: dict[str, object] | None = None) -> object:
+        self.output = self._model.predict(data, params=params)
+        self.answered = True
+        return self.output
+
+
+def served_cause(error: Exception) -> str:
+    """The model's own exception, which the scoring server hides behind a generic message."""
+    original = error.__cause__ or error.__context__
+    return f"{type(original).__name__}: {original}" if original else str(error)
 
 
 class _NodeRecorder:
@@ -194,3 +252,61 @@ def logged_model_of_run(
     if not models:
         raise ServeCheckError(f"kedro-mlflow logged no model in run {run_id}.")
     return models[-1]
+
+
+@dataclass(frozen=True)
+class LoggedModelRef:
+    """A logged model, whichever URI named it, and the registered version it is, if any."""
+
+    model_id: str
+    registered_name: str | None = None
+    version: int | None = None
+
+    @property
+    def uri(self) -> str:
+        """``set_signature`` takes this form only: ``runs:/`` URIs fail there."""
+        return f"models:/{self.model_id}"
+
+    def describe(self) -> str:
+        registered = f" ({self.registered_name} version {self.version})" if self.version else ""
+        return f"{self.uri}{registered}"
+
+
+def resolve_model_uri(uri: str) -> LoggedModelRef:
+    """``models:/<id>``, ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
+    ``runs:/<run_id>/<path>``: the logged model it names, and its registered version."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    try:
+        info = mlflow.models.get_model_info(uri)
+    except Exception as error:  # MLflow raises several types for a bad URI
+        raise ModelNotFoundError(
+            f"No logged model at {uri}: {type(error).__name__}: {error}\n"
+            "Fix: pass models:/<model_id>, models:/<name>/<version>, models:/<name>@<alias> "
+            "or runs:/<run_id>/<path>, with the tracking URI of conf/<env>/mlflow.yml."
+        ) from error
+    if info.model_id is None:
+        raise ModelNotFoundError(
+            f"{uri} is a model MLflow 2 logged as run artifacts; it has no logged model id, "
+            "so its signature cannot be set.\nFix: log it again with MLflow 3."
+        )
+    source = f"models:/{info.model_id}"
+    versions = [
+        version
+        for version in MlflowClient().search_model_versions(f"run_id = '{info.run_id}'")
+        if version.source == source
+    ]
+    named = uri.removeprefix("models:/").split("/")[0].split("@")[0]
+    version = next((v for v in versions if v.name == named), versions[0] if versions else None)
+    if version is None:
+        return LoggedModelRef(info.model_id)
+    return LoggedModelRef(info.model_id, version.name, int(version.version))
+
+
+def set_signature(model: LoggedModelRef, signature: ModelSignature) -> ModelSignature | None:
+    """Writes ``signature`` into the logged model's MLmodel; returns it as MLflow reads it back."""
+    import mlflow
+
+    mlflow.models.set_signature(model.uri, signature)
+    return mlflow.models.get_model_info(model.uri).signature

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 from kedro.config import MissingConfigException
 
 from kedro_mlflow_dryrun.config import CONFIG_PATTERNS, DryRunConfig, resolve
+from kedro_mlflow_dryrun.errors import PipelineDefinitionError
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
+    from kedro.framework.startup import ProjectMetadata
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
     from kedro_mlflow_dryrun.engine import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
@@ -45,10 +49,11 @@ def training_context(
     config: DryRunConfig,
     pipeline: Pipeline,
     catalog: CatalogProtocol,
-    capture: SampleCapture,
-    run_id: str,
+    capture: SampleCapture | None = None,
+    run_id: str | None = None,
 ) -> DryRunContext:
-    """The engine's context for the ``PipelineML`` that training just ran."""
+    """The engine's context for a ``PipelineML``: the one training just ran, or (with
+    no capture and no run) the one ``kedro dryrun`` checks before training."""
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
     from kedro_mlflow_dryrun.adapters.models import PipelineModel
@@ -97,3 +102,95 @@ def combined_pipeline_ml_names(run_params: dict[str, object], pipeline: Pipeline
         and set(pipelines[name].nodes) <= run_nodes
         and len(run_nodes) > len(pipelines[name].nodes)
     ]
+
+
+def project_context(
+    metadata: ProjectMetadata, env: str | None, runtime_params: dict[str, Any] | None
+) -> KedroContext:
+    """The project's context as ``KedroSession.load_context`` makes it, without plugin hooks.
+
+    kedro-mlflow's ``after_context_created`` sets the tracking URI and the experiment,
+    which creates the tracking store (a sqlite file, say): ``kedro dryrun`` writes
+    nothing, so only the project's own hooks from ``settings.py`` run, not kedro-mlflow's.
+    """
+    from kedro.framework.hooks import _create_hook_manager
+    from kedro.framework.project import settings
+
+    env = env or os.getenv("KEDRO_ENV")
+    config_loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(metadata.project_path / settings.CONF_SOURCE),
+        env=env,
+        runtime_params=runtime_params,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    hook_manager = _create_hook_manager()
+    for hook in settings.HOOKS:
+        if not type(hook).__module__.startswith("kedro_mlflow"):
+            hook_manager.register(hook)
+    context = settings.CONTEXT_CLASS(
+        package_name=metadata.package_name,
+        project_path=metadata.project_path,
+        config_loader=config_loader,
+        env=env,
+        runtime_params=runtime_params,
+        hook_manager=hook_manager,
+    )
+    hook_manager.hook.after_context_created(context=context)
+    return context
+
+
+def registered_pipeline_ml(name: str | None) -> PipelineML:
+    """The ``PipelineML`` called ``name``, or the only one the project registers."""
+    from kedro.framework.project import pipelines
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
+
+    found: dict[int, str] = {}
+    for pipeline_name, pipeline in pipelines.items():
+        if isinstance(pipeline, PipelineML) and (name is None or pipeline_name == name):
+            found.setdefault(id(pipeline), pipeline_name)
+    if len(found) == 1:
+        (only,) = found.values()
+        return pipelines[only]
+    every = sorted(n for n, p in pipelines.items() if isinstance(p, PipelineML))
+    if name is not None:
+        problem = f"'{name}' is not a registered PipelineML"
+    elif every:
+        problem = f"The project registers several PipelineML pipelines ({', '.join(every)})"
+    else:
+        problem = "The project registers no PipelineML"
+    fix = (
+        f"Fix: name one of them, kedro dryrun --pipeline {every[0]}."
+        if every
+        else "Fix: register one with pipeline_ml_factory in pipeline_registry.py."
+    )
+    raise PipelineDefinitionError(f"{problem}.\n{fix}")
+
+
+def use_project_tracking(context: KedroContext) -> str:
+    """Points MLflow at the tracking and registry URIs of kedro-mlflow's ``mlflow.yml``.
+
+    Relative paths are made absolute from the project, as kedro-mlflow makes them;
+    nothing is created, unlike kedro-mlflow's own setup (which sets the experiment).
+    """
+    import mlflow
+
+    config_loader = context.config_loader
+    config_loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])  # type: ignore[attr-defined]
+    try:
+        server = (config_loader["mlflow"] or {}).get("server") or {}
+    except MissingConfigException:
+        server = {}
+    default = os.environ.get("MLFLOW_TRACKING_URI", "mlruns")
+    tracking_uri = _project_uri(context, server.get("mlflow_tracking_uri") or default)
+    registry_uri = server.get("mlflow_registry_uri")
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(_project_uri(context, registry_uri) if registry_uri else tracking_uri)
+    return tracking_uri
+
+
+def _project_uri(context: KedroContext, uri: str) -> str:
+    from urllib.parse import urlparse
+
+    if urlparse(uri).scheme or uri in ("databricks", "databricks-uc"):
+        return uri
+    return (context.project_path / uri).resolve().as_uri()

@@ -37,13 +37,17 @@ def inputs(context: DryRunContext) -> None:
 
 
 def outputs(context: DryRunContext) -> None:
-    """Adds the output's schema; a signature the user set is checked, not changed."""
+    """Adds the output's schema; a signature the user set is checked, not changed.
+
+    A logged model's signature (``fills_outputs``) keeps its inputs and params and
+    gets the outputs.
+    """
     from mlflow.models import ModelSignature
 
     signature, setting = context.signature, context.model.signature()
     if signature is None:
         return
-    if setting != "auto":
+    if setting != "auto" and not context.model.fills_outputs:
         _check_against(signature, context.output, context.model.output_name)
         return
     context.signature = ModelSignature(

@@ -45,7 +45,7 @@ def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) 
     from mlflow.models import convert_input_example_to_serving_input
     from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 
-    from kedro_mlflow_dryrun.adapters.models import quiet_runner
+    from kedro_mlflow_dryrun.adapters.models import quiet_runner, served_cause
 
     request = convert_input_example_to_serving_input(sample)
     model = mlflow.pyfunc.load_model(model_uri)
@@ -55,12 +55,9 @@ def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) 
                 request, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema()
             )
     except MlflowException as error:
-        # The server hides the model's own exception behind a generic message.
-        original = error.__cause__ or error.__context__
-        cause = f"{type(original).__name__}: {original}" if original else error.message
         raise ServeCheckError(
             f"The logged model {model_uri}, loaded back, rejects a request made of the "
-            f"sample: {cause}\n"
+            f"sample: {served_cause(error)}\n"
             "Fix: the input schema must list every column the inference pipeline reads."
         ) from error
     if reply.status != 200:

@@ -1,0 +1,128 @@
+"""The dry run without training: ``kedro dryrun`` before training, or on a logged model.
+
+Both build an engine context and run the same stages as a training run; neither
+starts an MLflow run. The pre-flight needs no tracking server and writes nothing;
+the check of a logged model reads it from the project's tracking server, and writes
+only the signature it is asked to (``--set-signature``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from kedro_mlflow_dryrun import engine
+from kedro_mlflow_dryrun.errors import PipelineDefinitionError
+from kedro_mlflow_dryrun.framework.project import (
+    load_config,
+    registered_pipeline_ml,
+    training_context,
+    use_project_tracking,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kedro.framework.context import KedroContext
+    from mlflow.models import ModelSignature
+
+    from kedro_mlflow_dryrun.adapters.models import LoggedModelRef, LoggedPyfuncModel
+    from kedro_mlflow_dryrun.config import DryRunConfig
+    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.stages.sample import SampleCapture
+
+
+def preflight(project: KedroContext, pipeline_name: str | None) -> DryRunContext:
+    """The inference pipeline on a partial read of its input, with the last training's
+    artifacts: the verdict and signature a training run would log, in seconds."""
+    pipeline = registered_pipeline_ml(pipeline_name)
+    context = training_context(load_config(project), pipeline, project.catalog)
+    engine.run_stages(context, engine.before_logging(), total="total")
+    return context
+
+
+@dataclass
+class LoggedModelCheck:
+    """What ``kedro dryrun --model-uri`` found, and the signature before and after."""
+
+    context: DryRunContext
+    model: LoggedModelRef
+    signature_before: ModelSignature | None
+    signature_written: ModelSignature | None = None
+
+
+def check_logged_model(
+    project: KedroContext,
+    model_uri: str,
+    pipeline_name: str | None,
+    input_file: Path | None,
+    set_signature: bool,
+    fresh: bool,
+) -> LoggedModelCheck:
+    """The logged model answers the sample through the scoring server's request path.
+
+    ``fresh`` adds the stages a training run runs on the model it logged.
+    """
+    from kedro_mlflow_dryrun.adapters.models import LoggedPyfuncModel, resolve_model_uri
+    from kedro_mlflow_dryrun.adapters.models import set_signature as write_signature
+    from kedro_mlflow_dryrun.engine import DryRunContext
+
+    use_project_tracking(project)
+    reference = resolve_model_uri(model_uri)
+    model = LoggedPyfuncModel(reference.uri)
+    config = _requests_keep_model_inputs(load_config(project), model)
+    if input_file is not None:
+        input_name, captured = input_file.name, _file_sample(input_file, config)
+    else:
+        input_name, captured = _catalog_input_name(config, pipeline_name), None
+    registered: dict[str, object] = {"registered_model_name": reference.registered_name}
+    context = DryRunContext(
+        config,
+        model=model,
+        input_name=input_name,
+        catalog=None if input_file is not None else project.catalog,
+        captured=captured,
+        log_model_kwargs=registered if reference.registered_name else {},
+        model_version=reference.version,
+    )
+    context.report.model_uri = reference.uri
+    engine.run_stages(context, engine.before_logging(), total="total")
+    if fresh and not context.report.failed:
+        engine.run_stages(context, engine.after_logging(config))
+    check = LoggedModelCheck(context, reference, signature_before=model.model.metadata.signature)
+    if set_signature and not context.report.failed and context.signature is not None:
+        check.signature_written = write_signature(reference, context.signature)
+    return check
+
+
+def _requests_keep_model_inputs(config: DryRunConfig, model: LoggedPyfuncModel) -> DryRunConfig:
+    """``drop_columns`` cannot take out a column the logged model's input schema demands
+    (kedro-mlflow's own signature lists the target): its requests carry it."""
+    schema = model.model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return config
+    needed = set(schema.input_names())
+    kept = tuple(column for column in config.drop_columns if column not in needed)
+    return replace(config, drop_columns=kept)
+
+
+def _catalog_input_name(config: DryRunConfig, pipeline_name: str | None) -> str:
+    """The dataset to sample: the ``PipelineML``'s input, unless ``sample_dataset`` names one."""
+    try:
+        return registered_pipeline_ml(pipeline_name).input_name
+    except PipelineDefinitionError as error:
+        if config.sample_dataset and pipeline_name is None:
+            return config.sample_dataset
+        raise PipelineDefinitionError(
+            f"{error}\nOr give the sample yourself: kedro dryrun --model-uri ... --input FILE."
+        ) from error
+
+
+def _file_sample(path: Path, config: DryRunConfig) -> SampleCapture:
+    """``--input FILE`` stands where training's capture would."""
+    from kedro_mlflow_dryrun.adapters.inputs import read_file
+    from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
+
+    capture = SampleCapture(path.name, config.sample_size)
+    capture.sample = Sample(read_file(path, config.sample_size), f"read from {path.name}")
+    return capture

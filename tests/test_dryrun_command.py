@@ -1,0 +1,249 @@
+"""``kedro dryrun`` in a subprocess: the pre-flight, logged models, drift, as a user sees them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from test_end_to_end import DECIMAL_PRICES
+
+from support import Project
+
+REGISTERED = (
+    '{"name": "house_prices", "registered_model_name": "house_prices", '
+    '"pip_requirements": ["pandas", "numpy"]}'
+)
+NO_BAND = """
+    _predict_prices = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        return _predict_prices(design, regressor, price_bands).drop(columns=["band"])
+"""
+PRICE_AS_TEXT = """
+    _predict_number = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        return _predict_number(design, regressor, price_bands).astype({"price": str})
+"""
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root``, with its size and modification time."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def _report(output: str) -> dict[str, Any]:
+    """The JSON report ``--json`` prints after Kedro's own start-up lines."""
+    report, _ = json.JSONDecoder().raw_decode(output[output.index("\n{") + 1 :])
+    return report
+
+
+def _client(project: Project) -> MlflowClient:
+    mlflow.set_tracking_uri(project.tracking_uri)
+    return MlflowClient(project.tracking_uri)
+
+
+def _runs(project: Project) -> list[Any]:
+    """The project's MLflow runs, oldest first."""
+    client = _client(project)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(experiments, order_by=["attributes.start_time ASC"])
+
+
+def _train(project: Project, *args: str) -> None:
+    result = project.kedro("run", "--pipeline=training", *args)
+    assert result.returncode == 0, result.output
+
+
+def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
+    listed = project.kedro("--help")
+    helped = project.kedro("dryrun", "--help")
+
+    assert listed.returncode == 0 and "dryrun" in listed.output
+    assert helped.returncode == 0, helped.output
+    for option in ("--pipeline", "--env", "--params", "--model-uri", "--set-signature"):
+        assert option in helped.output
+    for option in ("--input", "--fresh", "--json"):
+        assert option in helped.output
+    misused = project.kedro("dryrun", "--set-signature")
+    assert misused.returncode == 2
+    assert "--set-signature, --input and --fresh need --model-uri." in misused.output
+
+
+def test_preflight_in_a_trained_project_passes_and_writes_nothing(project):
+    _train(project)
+    before = _snapshot(project.path)
+
+    result = project.kedro("dryrun")
+
+    assert result.returncode == 0, result.output
+    assert (
+        "Dry run passed: 100 rows of 'houses' (partial read of the catalog entry) -> "
+        "'predictions' (DataFrame), output schema (price: double, band: string)"
+    ) in result.output
+    assert "Signature a training run would log:" in result.output
+    assert "outputs: ['price': double (required), 'band': string (required)]" in result.output
+    assert _snapshot(project.path) == before, "the pre-flight must write nothing"
+    assert len(_runs(project)) == 1, "the pre-flight must start no MLflow run"
+
+
+def test_preflight_needs_no_tracking_store(project):
+    _train(project)
+    (project.path / "mlflow.db").unlink()
+    before = _snapshot(project.path)
+
+    result = project.kedro("dryrun", "--params=price_bands.low=1")
+
+    assert result.returncode == 0, result.output
+    assert _snapshot(project.path) == before
+    assert not (project.path / "mlflow.db").exists()
+
+
+def test_preflight_names_a_decimal_and_exits_1(project):
+    _train(project)
+    project.override_node(DECIMAL_PRICES)
+
+    result = project.kedro("dryrun")
+
+    assert result.returncode == 1, result.output
+    assert (
+        "Error: Output 'predictions' of node 'predict_prices' cannot be served: MLflow's "
+        "scoring server cannot turn it into JSON"
+    ) in result.output
+    assert "column 'price', row 0 holds a Decimal" in result.output
+    assert "Fix: convert Decimal to float." in result.output
+    assert "The model was logged anyway" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_preflight_before_any_training_says_what_is_missing(project):
+    result = project.kedro("dryrun")
+
+    assert result.returncode == 1, result.output
+    assert "Error: The inference pipeline needs 'regressor'" in result.output
+    assert not (project.path / "mlflow.db").exists()
+
+
+def test_preflight_json_is_the_report(project):
+    _train(project)
+
+    result = project.kedro("dryrun", "--json")
+
+    assert result.returncode == 0, result.output
+    report = _report(result.output)
+    assert report["status"] == "passed"
+    assert report["sample_source"] == "partial read of the catalog entry"
+    assert [c["name"] for c in report["signature"]["outputs"]] == ["price", "band"]
+    assert "Dry run passed" not in result.output
+
+
+def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(project):
+    _train(project, "--no-output-schema")
+    (model,) = _client(project).search_logged_models(
+        experiment_ids=[_runs(project)[0].info.experiment_id]
+    )
+    uri = f"models:/{model.model_id}"
+    before = mlflow.models.get_model_info(uri).signature
+    assert before.outputs is None
+
+    result = project.kedro("dryrun", "--model-uri", uri, "--set-signature")
+
+    assert result.returncode == 0, result.output
+    after = mlflow.models.get_model_info(uri).signature
+    assert [(c.name, repr(c.type)) for c in after.outputs.inputs] == [
+        ("price", "double"),
+        ("band", "string"),
+    ]
+    assert after.inputs == before.inputs and after.params == before.params
+    assert f"Signature of {uri}:\n  inputs:" in result.output
+    assert "  outputs: None\n" in result.output
+    assert "Signature written:\n" in result.output
+    assert len(_runs(project)) == 1, "a backfill starts no MLflow run"
+
+
+def test_every_model_uri_form_reaches_the_logged_model(project):
+    project.set_log_model_kwargs(REGISTERED)
+    _train(project, "--no-output-schema")
+    client = _client(project)
+    run_id = _runs(project)[0].info.run_id
+    model_id = mlflow.models.get_model_info("models:/house_prices/1").model_id
+    client.set_registered_model_alias("house_prices", "champion", "1")
+    requests = project.path / "requests.json"
+    pd.read_csv(project.path / "data/01_raw/houses.csv").head(7).to_json(requests, orient="records")
+
+    by_version = project.kedro(
+        "dryrun", "--model-uri", "models:/house_prices/1", "--set-signature", "--json"
+    )
+    by_alias = project.kedro(
+        "dryrun", "--model-uri", "models:/house_prices@champion", "--fresh", "--json"
+    )
+    by_run = project.kedro(
+        "dryrun", "--model-uri", f"runs:/{run_id}/house_prices", "--input", str(requests)
+    )
+
+    for result in (by_version, by_alias, by_run):
+        assert result.returncode == 0, result.output
+    assert _report(by_version.output)["model_uri"] == f"models:/{model_id}"
+    assert _report(by_alias.output)["model_uri"] == f"models:/{model_id}"
+    assert _report(by_alias.output)["serve"]["status"] == 200, (
+        "--fresh runs the after-logging stages"
+    )
+    assert mlflow.models.get_model_info(f"models:/{model_id}").signature.outputs is not None
+    assert f"Signature of models:/{model_id} (house_prices version 1):" in by_run.output
+    assert "7 rows of 'requests.json' (read from requests.json)" in by_run.output
+
+
+def test_an_unknown_model_uri_fails_in_one_line(project):
+    result = project.kedro("dryrun", "--model-uri", "models:/no_such_model/1")
+
+    assert result.returncode == 1, result.output
+    assert "Error: No logged model at models:/no_such_model/1" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_dropping_an_output_column_is_breaking_drift_which_warns_or_fails(project):
+    project.set_log_model_kwargs(REGISTERED)
+    _train(project)
+    project.override_node(NO_BAND)
+
+    warned = project.kedro("run", "--pipeline=training")
+
+    assert warned.returncode == 0, warned.output
+    assert (
+        "Output schema drift (breaking) against 'house_prices' version 1: removed 'band'"
+    ) in warned.output
+    first, second = _runs(project)
+    assert first.data.tags["dryrun.drift"] == "none"
+    assert second.data.tags["dryrun.drift"] == "breaking"
+    assert second.data.tags["dryrun.status"] == "passed"
+
+    checked = project.kedro("dryrun", "--model-uri", "models:/house_prices/2", "--json")
+
+    assert checked.returncode == 0, checked.output
+    drift = _report(checked.output)["drift"]
+    assert drift["verdict"] == "breaking"
+    assert drift["compared_with"] == {"name": "house_prices", "version": 1}
+    assert drift["removed"] == ["band"]
+
+    project.set_dryrun(drop_columns=["price"], on_drift="fail")
+    project.override_node(PRICE_AS_TEXT)
+    failed = project.kedro("run", "--pipeline=training")
+
+    assert failed.returncode == 1, failed.output
+    assert (
+        "Error: Output schema drift (breaking) against 'house_prices' version 2: 'price' "
+        "changed from double to string."
+    ) in failed.output
+    assert "The model was logged anyway" in failed.output
+    third = _runs(project)[2]
+    assert third.info.status == "FINISHED"
+    assert third.data.tags["dryrun.drift"] == "breaking"
+    assert _client(project).get_model_version("house_prices", "3").status == "READY"
