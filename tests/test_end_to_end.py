@@ -181,7 +181,7 @@ def test_inference_node_that_raises_names_the_node_and_keeps_the_model(project):
 def test_signature_none_logs_no_signature_but_still_checks_json(project, setting):
     project.override_node(DECIMAL_PRICES)
     project.set_log_model_kwargs(
-        f'{{"name": "house_prices", "pip_requirements": ["pandas"], "signature": {setting}}}'
+        f'{{"name": "house_prices", "signature": {setting}}}'
     )
 
     result = project.kedro("run", "--pipeline=training")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kedro.config import MissingConfigException
@@ -47,6 +48,7 @@ def training_context(
     catalog: CatalogProtocol,
     capture: SampleCapture,
     run_id: str,
+    project_path: Path | None = None,
 ) -> DryRunContext:
     """The engine's context for the ``PipelineML`` that training just ran."""
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
@@ -67,6 +69,7 @@ def training_context(
         captured=capture,
         log_model_kwargs=kwargs,
         run_id=run_id,
+        project_path=project_path,
     )
 
 
