@@ -74,3 +74,11 @@ def test_the_closure_follows_extras_and_skips_what_is_no_requirement():
 def test_an_editable_install_is_a_local_source_and_an_index_one_is_not():
     assert (environments.local_source("kedro-mlflow-dryrun") or "").startswith("editable ")
     assert environments.local_source("kedro") is None
+
+
+def test_past_the_opcode_budget_the_rest_is_searched_for_globals(tmp_path):
+    path = tmp_path / "many.pkl"
+    many = [float(i) for i in range(1000)] + [fractions.Fraction(1, 3)]
+    path.write_bytes(pickle.dumps(many, protocol=5))
+
+    assert environments.pickle_modules(path, opcode_budget=50) == {"fractions"}

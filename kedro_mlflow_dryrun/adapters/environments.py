@@ -24,8 +24,10 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-#: Above this size an artifact is not scanned: the log says so, fresh mode checks it.
-SCAN_LIMIT_BYTES = 64 * 1024 * 1024
+#: Above this size an artifact is not scanned: the report says so, fresh mode checks it.
+SCAN_LIMIT_BYTES = 256 * 1024 * 1024
+#: Opcodes read one by one (about 1 s per million) before a byte search takes over.
+OPCODE_BUDGET = 100_000
 _MEMO_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
 _MEMO_GETS = {"GET", "BINGET", "LONG_BINGET"}
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
@@ -36,18 +38,23 @@ def normalized(name: str) -> str:
     return _NAME_SEPARATORS.sub("-", name).lower()
 
 
-def pickle_modules(path: Path) -> set[str]:
+def pickle_modules(path: Path, opcode_budget: int = OPCODE_BUDGET) -> set[str]:
     """The modules unpickling ``path`` imports, read from its opcodes; nothing is unpickled.
 
     ``GLOBAL`` names its module inline; ``STACK_GLOBAL`` takes it from the two
-    values pushed just before, literal strings or memo lookups.
+    values pushed just before, literal strings or memo lookups. Past
+    ``opcode_budget`` opcodes (a pickle of millions of small objects), the rest of
+    the file is searched for ``STACK_GLOBAL`` after two literal strings instead.
     """
     modules: set[str] = set()
     memo: dict[int, object] = {}
     pushed: list[object] = [None, None]
     with path.open("rb") as file:
-        for opcode, arg, _ in pickletools.genops(file):
+        for count, (opcode, arg, position) in enumerate(pickletools.genops(file)):
             name = opcode.name
+            if count == opcode_budget:
+                file.seek(position or 0)
+                return modules | _stack_global_modules(file.read())
             if name in ("GLOBAL", "INST"):
                 modules.add(str(arg).split(" ", 1)[0])
             elif name == "STACK_GLOBAL" and isinstance(pushed[-2], str):
@@ -62,6 +69,19 @@ def pickle_modules(path: Path) -> set[str]:
                 pushed.append(arg if isinstance(arg, str) else None)
             del pushed[:-2]
     return modules
+
+
+#: SHORT_BINUNICODE module, MEMOIZE, SHORT_BINUNICODE name, MEMOIZE, STACK_GLOBAL.
+_STACK_GLOBAL = re.compile(rb"\x8c(.)([A-Za-z_][\w.]*)\x94\x8c(.)([A-Za-z_][\w.]*)\x94\x93", re.S)
+
+
+def _stack_global_modules(data: bytes) -> set[str]:
+    """Modules named by ``STACK_GLOBAL`` after two literal strings whose lengths match."""
+    return {
+        match[2].decode()
+        for match in _STACK_GLOBAL.finditer(data)
+        if match[1][0] == len(match[2]) and match[3][0] == len(match[4])
+    }
 
 
 @cache
