@@ -159,5 +159,9 @@ def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
     """What needs the logged model."""
     from kedro_mlflow_dryrun.stages import environment, serve
 
-    fresh = (environment.fresh,) if config.environment == "fresh" else ()
-    return (environment.audit, *fresh, *((serve.run,) if config.serve_check else ()))
+    checks = {
+        "off": (),
+        "audit": (environment.audit,),
+        "fresh": (environment.audit, environment.fresh),
+    }
+    return (*checks[config.environment], *((serve.run,) if config.serve_check else ()))

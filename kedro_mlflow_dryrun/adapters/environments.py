@@ -215,23 +215,26 @@ def local_distributions_left_out_of_inference() -> Iterator[None]:
     map, filtered while the model is logged, then restored. If MLflow renames it,
     nothing is filtered, and the environment audit reports the pin.
     """
-    try:
-        from mlflow.utils import requirements_utils as inference
+    from mlflow.utils import requirements_utils as inference
 
+    filtered: dict[str, list[str]] | None = None
+    try:
         inference._init_modules_to_packages_map()
-        original = inference._MODULES_TO_PACKAGES
+        original: dict[str, list[str]] = inference._MODULES_TO_PACKAGES  # type: ignore[assignment]
         filtered = {
             module: [name for name in names if local_source(name) is None]
             for module, names in original.items()
         }
-    except Exception:  # noqa: BLE001 - the model must be logged: filter nothing
+    except Exception:  # noqa: BLE001 - the model must be logged: then filter nothing
+        pass
+    if filtered is None:
         yield
         return
-    inference._MODULES_TO_PACKAGES = filtered
+    inference._MODULES_TO_PACKAGES = filtered  # type: ignore[assignment]
     try:
         yield
     finally:
-        inference._MODULES_TO_PACKAGES = original
+        inference._MODULES_TO_PACKAGES = original  # type: ignore[assignment]
 
 
 def environment_directory(requirements: str) -> Path:

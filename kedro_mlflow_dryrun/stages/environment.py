@@ -46,6 +46,8 @@ print("\\n" + json.dumps({"status": reply.status, "response": reply.response}))
 
 def prepare(context: DryRunContext) -> None:
     """Ships the project's package with the model, beside any ``code_paths`` already set."""
+    if context.config.environment == "off":
+        context.report.environment = {"status": SKIPPED}
     package = project_package(context.project_path)
     if not context.config.ship_project_code or package is None:
         return
@@ -70,9 +72,6 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
 
 def audit(context: DryRunContext) -> None:
     """Every module the logged model imports comes with it: requirements, code or stdlib."""
-    if context.config.environment == "off":
-        context.report.environment = {"status": SKIPPED}
-        return
     start, model_uri = time.perf_counter(), context.logged_model_uri()
     files = environments.logged_model_files(model_uri)
     needed = _needed_modules(context, files)
@@ -81,7 +80,7 @@ def audit(context: DryRunContext) -> None:
     findings = [
         _missing(top, needed[top], context) for top, source in modules.items() if source is None
     ]
-    findings += [_local_pin(line) for line in files.requirements if _local_pin(line)]
+    findings += [pin for line in files.requirements if (pin := _local_pin(line))]
     context.report.environment = {
         "status": FAILED if findings else PASSED,
         "mode": "audit",
