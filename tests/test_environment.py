@@ -159,3 +159,56 @@ def test_environment_off_skips_the_audit(project):
 
     assert result.returncode == 0, result.output
     assert project.mlflow_view().tags["dryrun.environment"] == "skipped"
+
+
+def test_fresh_mode_serves_the_sample_from_a_cached_environment(project, tmp_path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    project.set_dryrun(drop_columns=["price"], environment="fresh")
+
+    for _ in range(2):
+        result = project.kedro(
+            "run", "--pipeline=training", env={"XDG_CACHE_HOME": str(tmp_path / "cache")}
+        )
+        assert result.returncode == 0, result.output
+        assert "its environment holds what it imports (fresh)" in result.output
+
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    runs = client.search_runs(experiments, order_by=["attributes.start_time ASC"])
+    assert [run.data.tags["dryrun.environment"] for run in runs] == ["passed", "passed"]
+    first, second = (
+        mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/dryrun/report.json")["environment"]
+        for run in runs
+    )
+    assert first["mode"] == second["mode"] == "fresh"
+    assert (first["fresh"]["cached"], second["fresh"]["cached"]) == (False, True)
+    assert Path(first["fresh"]["environment"]).is_relative_to(tmp_path / "cache")
+    assert {"audit", "fresh_build", "fresh_answer"} <= set(first["seconds"])
+    assert {"audit", "fresh_reuse", "fresh_answer"} <= set(second["seconds"])
+
+
+def test_fresh_mode_catches_an_import_no_pickle_names(project, tmp_path):
+    from importlib.metadata import version
+
+    project.override_node(
+        """
+        def predict_prices(design, regressor, price_bands):
+            import hypothesis  # imported when it runs: no pickle, no module global names it
+
+            return pd.DataFrame({"price": design @ regressor["coefficients"], "band": "mid"})
+        """
+    )
+    written = [f"{name}=={version(name)}" for name in ("kedro-mlflow", "kedro-datasets", "pandas")]
+    project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
+    project.set_dryrun(drop_columns=["price"], environment="fresh")
+
+    result = project.kedro("run", "--pipeline=training", env={"XDG_CACHE_HOME": str(tmp_path)})
+
+    assert result.returncode == 1, result.output
+    assert "fresh environment" in result.output
+    assert "No module named 'hypothesis'" in result.output
+    view = project.mlflow_view()
+    assert len(view.models) == 1 and view.run.info.status == "FINISHED"
+    assert view.tags["dryrun.environment"] == "failed"

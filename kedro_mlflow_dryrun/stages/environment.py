@@ -32,6 +32,11 @@ logger = logging.getLogger("kedro_mlflow_dryrun")
 #: What ``log_model`` takes the requirements from when the user writes them.
 HAND_WRITTEN = ("pip_requirements", "conda_env")
 
+_FRESH_FIX = (
+    "Fix: add what it lacks to log_model_kwargs['pip_requirements'] (or "
+    "'extra_pip_requirements'), or its directory to log_model_kwargs['code_paths']."
+)
+
 #: Run by the fresh environment's Python: load the model, answer the request as served.
 _ANSWER = """
 import json, sys
@@ -111,12 +116,14 @@ def fresh(context: DryRunContext) -> None:
 
     assert context.sample is not None
     model_uri = context.logged_model_uri()
-    environment = context.report.environment or {}
+    environment = context.report.environment = context.report.environment or {"status": PASSED}
+    environment["mode"] = "fresh"
     with tempfile.TemporaryDirectory(prefix="dryrun-fresh-") as temporary:
         model = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=temporary))
         requirements = model / "requirements.txt"
         directory = environments.environment_directory(requirements.read_text())
         cached, start = directory.exists(), time.perf_counter()
+        environment["fresh"] = {"environment": str(directory), "cached": cached}
         try:
             python = environments.build_environment(requirements, directory)
             built = time.perf_counter()
@@ -126,23 +133,22 @@ def fresh(context: DryRunContext) -> None:
                 python, _ANSWER, str(model), str(request), cwd=Path(temporary)
             )
         except environments.EnvironmentBuildError as error:
+            environment["status"] = FAILED
             raise ModelEnvironmentError(
                 f"The logged model {model_uri} failed in a fresh environment built from its "
-                f"requirements.txt: {_last_line(str(error))}\n{error}\n"
-                "Fix: add what it lacks to log_model_kwargs (pip_requirements or code_paths)."
+                f"requirements.txt: {_last_line(str(error))}\n{error}\n{_FRESH_FIX}"
             ) from error
         reply = json.loads(output.strip().splitlines()[-1])
-    environment["fresh"] = {"environment": str(directory), "cached": cached}
     environment["seconds"] = environment.get("seconds", {}) | {
-        "fresh_build" if not cached else "fresh_reuse": round(built - start, 2),
+        "fresh_reuse" if cached else "fresh_build": round(built - start, 2),
         "fresh_answer": round(time.perf_counter() - built, 2),
     }
-    environment["mode"] = "fresh"
     if reply["status"] != 200:
         environment["status"] = FAILED
         raise ModelEnvironmentError(
             f"The logged model {model_uri}, in a fresh environment built from its "
-            f"requirements.txt, answered HTTP {reply['status']}: {reply['response'][:300]}"
+            f"requirements.txt, answered HTTP {reply['status']}: {reply['response'][:500]}\n"
+            f"{_FRESH_FIX}"
         )
 
 
