@@ -82,9 +82,7 @@ def audit(context: DryRunContext) -> None:
     needed = _needed_modules(context, files)
     closure = environments.requirement_closure(files.requirements)
     modules = {top: _provided_by(top, files.code, closure) for top in sorted(needed)}
-    findings = [
-        _missing(top, needed[top], context) for top, source in modules.items() if source is None
-    ]
+    findings = _missing({top: needed[top] for top, got in modules.items() if got is None}, context)
     findings += [pin for line in files.requirements if (pin := _local_pin(line))]
     context.report.environment = {
         "status": FAILED if findings else PASSED,
@@ -195,30 +193,47 @@ def _provided_by(top: str, code: list[str], closure: set[str]) -> str | None:
     return f"requirements ({provider})" if provider else None
 
 
-def _missing(top: str, needed_by: set[str], context: DryRunContext) -> str:
-    """A module the environment lacks: where it comes from here, and the fix."""
-    where = ", ".join(sorted(needed_by))
+def _missing(missing: dict[str, set[str]], context: DryRunContext) -> list[str]:
+    """The modules the environment lacks: where each comes from here, and the fix.
+
+    A distribution that another missing one requires comes with it: the fix names
+    the one to add.
+    """
     package = project_package(context.project_path)
-    if package is not None and top == package.name:
-        return (
-            f"'{top}' is the project's package (needed by {where}), and it is not shipped "
-            "with the model. Fix: set 'ship_project_code: true' in conf/<env>/dryrun.yml "
-            f"(or add '{package}' to log_model_kwargs['code_paths'])."
-        )
-    distribution = environments.distribution_of(top)
-    source = environments.local_source(distribution) if distribution else None
-    if distribution is None or source is not None:
-        origin = f"installed from {source}" if source else "on sys.path only"
-        return (
-            f"'{top}' (needed by {where}) is {origin}, so no index has it. "
-            "Fix: add its directory to log_model_kwargs['code_paths']."
-        )
-    pin = f"{distribution}=={environments.installed_version(distribution)}"
-    return (
-        f"'{top}' (needed by {where}) comes from the distribution '{distribution}', which "
-        f"the model's requirements do not install. Fix: add '{pin}' to "
-        "log_model_kwargs['pip_requirements'] (or 'extra_pip_requirements')."
-    )
+    distributions = {top: environments.distribution_of(top) for top in missing}
+    installable = {d for d in distributions.values() if d and not environments.local_source(d)}
+    requires = {d: environments.requirement_closure([d]) - {d} for d in installable}
+    roots = sorted(d for d in installable if not any(d in requires[o] for o in installable))
+    findings = []
+    for top, needed_by in missing.items():
+        where, distribution = ", ".join(sorted(needed_by)), distributions[top]
+        if package is not None and top == package.name:
+            findings.append(
+                f"'{top}' is the project's package (needed by {where}), and it is not shipped "
+                "with the model. Fix: set 'ship_project_code: true' in conf/<env>/dryrun.yml "
+                f"(or add '{package}' to log_model_kwargs['code_paths'])."
+            )
+        elif distribution is None or distribution not in installable:
+            source = environments.local_source(distribution) if distribution else None
+            origin = f"installed from {source}" if source else "on sys.path only"
+            findings.append(
+                f"'{top}' (needed by {where}) is {origin}, so no index has it. "
+                "Fix: add its directory to log_model_kwargs['code_paths']."
+            )
+        else:
+            requirer = next((root for root in roots if distribution in requires[root]), None)
+            add = _pinned(requirer or distribution)
+            findings.append(
+                f"'{top}' (needed by {where}) comes from the distribution '{distribution}', "
+                f"which the model's requirements do not install. Fix: add '{add}'"
+                + (f" (it requires '{distribution}')" if requirer else "")
+                + " to log_model_kwargs['pip_requirements'] (or 'extra_pip_requirements')."
+            )
+    return findings
+
+
+def _pinned(distribution: str) -> str:
+    return f"{distribution}=={environments.installed_version(distribution)}"
 
 
 def _local_pin(line: str) -> str | None:
