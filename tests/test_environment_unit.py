@@ -82,3 +82,18 @@ def test_past_the_opcode_budget_the_rest_is_searched_for_globals(tmp_path):
     path.write_bytes(pickle.dumps(many, protocol=5))
 
     assert environments.pickle_modules(path, opcode_budget=50) == {"fractions"}
+
+
+def test_a_node_function_needs_its_module_and_what_that_module_imports(tmp_path, monkeypatch):
+    import functools
+    import importlib
+
+    (tmp_path / "node_module.py").write_text(
+        "import json as js\nfrom fractions import Fraction\n\ndef node(x):\n    return x\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("node_module")
+
+    modules = environments.function_modules(functools.partial(module.node, 1))
+
+    assert {"node_module", "json", "fractions"} <= modules

@@ -307,14 +307,22 @@ def requirement_name(line: str) -> str | None:
 
 
 def function_modules(function: Callable[..., object]) -> set[str]:
-    """The module defining ``function``, and the modules that module imports by name."""
+    """The module defining ``function``, and the modules of what that module imports.
+
+    ``import numpy as np`` and ``from sklearn.linear_model import Ridge`` both leave a
+    name in the module's namespace: a module, or a class or function that knows its own.
+    """
     function = getattr(function, "func", function)  # functools.partial
     name = getattr(function, "__module__", None)
     module = sys.modules.get(name) if name else None
     if name is None or module is None:
         return set()
-    imported = {value.__name__ for value in vars(module).values() if isinstance(value, ModuleType)}
-    return {name} | imported
+    imported = {
+        value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+        for value in vars(module).values()
+        if isinstance(value, ModuleType) or callable(value)
+    }
+    return {name} | {module_name for module_name in imported if isinstance(module_name, str)}
 
 
 @dataclass
