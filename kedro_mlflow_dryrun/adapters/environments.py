@@ -126,14 +126,15 @@ def requirement_closure(requirements: Iterable[str]) -> set[str]:
     return {name for name, _ in seen}
 
 
-def provided_modules(name: str) -> set[str]:
+@cache
+def provided_modules(name: str) -> frozenset[str]:
     """The top-level modules a distribution installs, from its ``top_level.txt`` or ``RECORD``."""
     directory = installed().get(normalized(name))
     if directory is None:
-        return set()
+        return frozenset()
     top_level = directory / "top_level.txt"
     if top_level.exists():
-        return set(top_level.read_text().split())
+        return frozenset(top_level.read_text().split())
     modules = set()
     for line in (directory / "RECORD").read_text().splitlines():
         first = line.split(",", 1)[0].split("/", 1)[0]
@@ -141,7 +142,7 @@ def provided_modules(name: str) -> set[str]:
             modules.add(first.removesuffix(".py"))
         elif "." not in first and first != "__pycache__":
             modules.add(first)
-    return modules
+    return frozenset(modules)
 
 
 def distribution_of(module: str) -> str | None:

@@ -11,14 +11,13 @@ checks every module the model needs against its requirements and its code, and
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from kedro_mlflow_dryrun.adapters import environments
 from kedro_mlflow_dryrun.errors import ModelEnvironmentError
@@ -26,8 +25,6 @@ from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.engine import DryRunContext
-
-logger = logging.getLogger("kedro_mlflow_dryrun")
 
 #: What ``log_model`` takes the requirements from when the user writes them.
 HAND_WRITTEN = ("pip_requirements", "conda_env")
@@ -56,7 +53,8 @@ def prepare(context: DryRunContext) -> None:
     package = project_package(context.project_path)
     if not context.config.ship_project_code or package is None:
         return
-    code_paths = [str(path) for path in context.log_model_kwargs.get("code_paths") or []]  # type: ignore[attr-defined]
+    already = cast("list[str]", context.log_model_kwargs.get("code_paths") or [])
+    code_paths = [str(path) for path in already]
     if not any(Path(path).resolve() == package.resolve() for path in code_paths):
         code_paths.append(str(package))
     context.log_model_kwargs["code_paths"] = code_paths
