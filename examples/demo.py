@@ -1,4 +1,4 @@
-"""Train the example, then show the signature the logged model carries.
+"""Train the example, then show the signature the logged model carries, and its environment.
 
 Run from the repository root: ``.venv/bin/python examples/demo.py``.
 """
@@ -6,6 +6,7 @@ Run from the repository root: ``.venv/bin/python examples/demo.py``.
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent / "house_prices"
@@ -35,6 +36,24 @@ def main() -> int:
     print(f"\nRun {run.info.run_id}: dryrun.status = {run.data.tags.get('dryrun.status')}")
     print(f"Model {model.model_id} ('{model.name}') was logged with this signature:\n")
     print(signature)
+    files = tempfile.mkdtemp(prefix="house_prices-")
+    environment, request = (
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{model.artifact_location}/{name}", dst_path=files
+        )
+        for name in ("requirements.txt", "serving_input_example.json")
+    )
+    print(f"\ndryrun.environment = {run.data.tags.get('dryrun.environment')}: served, the model")
+    print("gets the project's package in its code/ and installs only these requirements:\n")
+    print(Path(environment).read_text())
+    print(
+        "\nTo check it loads and answers in such an environment, from outside the project\n"
+        "(uv builds a virtualenv from those requirements alone, then MLflow predicts in it):\n"
+        f"  cd /tmp && PATH={Path(sys.executable).parent}:$PATH "
+        f"MLFLOW_TRACKING_URI={TRACKING_URI} {Path(sys.executable).parent}/mlflow models "
+        f"predict -m models:/{model.model_id} --env-manager uv --content-type json "
+        f"-i {request}\n"
+    )
     print(
         "To see it in the MLflow UI:\n"
         f"  .venv/bin/mlflow ui --backend-store-uri {TRACKING_URI}\n"

@@ -2,8 +2,9 @@
 
 The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
 
-    before the model is logged:  sample -> execute -> check -> infer -> drift
-    after it is logged:          environment -> serve
+    before the model is logged:  environment (code shipped) -> sample -> execute -> check
+                                 -> infer -> drift
+    after it is logged:          environment (audit, fresh) -> serve
     then:                        record
 
 Stages read and write a :class:`DryRunContext`. A stage that finds the model
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from kedro_mlflow_dryrun.config import DryRunConfig
@@ -65,6 +67,8 @@ class DryRunContext:
     run_id: str | None = None
     #: The registered version ``kedro dryrun --model-uri`` checks; drift looks before it.
     model_version: int | None = None
+    #: The Kedro project's root, whose package ships with the model (none: nothing ships).
+    project_path: Path | None = None
     report: DryRunReport = field(default_factory=DryRunReport)
     sample: Sample | None = None
     #: The sample before ``drop_columns``, to tell whether a dropped column was needed.
@@ -148,13 +152,26 @@ def _timed(seconds: dict[str, float], name: str | None) -> Iterator[None]:
 
 def before_logging() -> tuple[Stage, ...]:
     """What runs before kedro-mlflow logs the model; imported late, to start fast."""
-    from kedro_mlflow_dryrun.stages import check, drift, execute, infer, sample
+    from kedro_mlflow_dryrun.stages import check, drift, environment, execute, infer, sample
 
-    return (sample.take, infer.inputs, execute.run, check.run, infer.outputs, drift.compare)
+    return (
+        environment.prepare,
+        sample.take,
+        infer.inputs,
+        execute.run,
+        check.run,
+        infer.outputs,
+        drift.compare,
+    )
 
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
     """What needs the logged model."""
-    from kedro_mlflow_dryrun.stages import serve
+    from kedro_mlflow_dryrun.stages import environment, serve
 
-    return (serve.run,) if config.serve_check else ()
+    checks = {
+        "off": (),
+        "audit": (environment.audit,),
+        "fresh": (environment.audit, environment.fresh),
+    }
+    return (*checks[config.environment], *((serve.run,) if config.serve_check else ()))

@@ -57,15 +57,9 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["output_type"] == "DataFrame"
     assert report["json"]["serializable"] is True
     assert report["signature"]["outputs"] == outputs
-    assert set(report["seconds"]) == {
-        "sample",
-        "execute",
-        "check",
-        "infer",
-        "drift",
-        "total",
-        "serve",
-    }
+    stages = {"environment", "sample", "execute", "check", "infer", "drift", "total", "serve"}
+    assert set(report["seconds"]) == stages
+    assert view.tags["dryrun.environment"] == report["environment"]["status"] == "passed"
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output
     assert view.model_info.saved_input_example_info["type"] == "dataframe"
@@ -188,9 +182,7 @@ def test_inference_node_that_raises_names_the_node_and_keeps_the_model(project):
 @pytest.mark.parametrize("setting", ["None"])
 def test_signature_none_logs_no_signature_but_still_checks_json(project, setting):
     project.override_node(DECIMAL_PRICES)
-    project.set_log_model_kwargs(
-        f'{{"name": "house_prices", "pip_requirements": ["pandas"], "signature": {setting}}}'
-    )
+    project.set_log_model_kwargs(f'{{"name": "house_prices", "signature": {setting}}}')
 
     result = project.kedro("run", "--pipeline=training")
 

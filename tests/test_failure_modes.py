@@ -17,7 +17,7 @@ REQUESTS_INPUT = """
             training=training_pipeline(),
             inference=_rename(inference_pipeline(), inputs={"houses": "requests"}),
             input_name="requests",
-            log_model_kwargs={"name": "house_prices", "pip_requirements": ["pandas"]},
+            log_model_kwargs={"name": "house_prices"},
         )
         return {"training": training, "__default__": training}
 """

@@ -242,6 +242,9 @@ def test_the_dry_run_reports_to_a_tracking_server(mlflow_server, tmp_path):
     _assert_own_dry_run(view, BASE_OUTPUTS)
     assert view.run.data.tags["dryrun.output"] == "predictions"
     assert view.run.info.artifact_uri.startswith("mlflow-artifacts:")
+    # The audit read the model's small files through the server: the package is shipped.
+    assert view.run.data.tags["dryrun.environment"] == "passed"
+    assert view.report["environment"]["code"] == ["house_prices"]
     # The report went through the server to its artifact store, not into the project.
     stored = list(mlflow_server.artifacts.rglob("dryrun/report.json"))
     assert len(stored) == 1 and json.loads(stored[0].read_text()) == view.report

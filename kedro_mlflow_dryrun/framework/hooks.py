@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kedro.framework.hooks import hook_impl
@@ -32,6 +33,7 @@ class _PipelineRun:
 
     capture: SampleCapture | None
     skip_reason: str | None = None
+    project_path: Path | None = None
 
 
 class DryRunHook:
@@ -57,7 +59,8 @@ class DryRunHook:
         if isinstance(pipeline, PipelineML):
             dataset = self._config.sample_dataset or pipeline.input_name
             capture = SampleCapture(dataset, self._config.sample_size)
-            self._run = _PipelineRun(capture, skip_reason(self._config, run_params))
+            project_path = Path(str(run_params.get("project_path") or Path.cwd()))
+            self._run = _PipelineRun(capture, skip_reason(self._config, run_params), project_path)
         elif combined := combined_pipeline_ml_names(run_params, pipeline):
             reason = (
                 f"{', '.join(map(repr, combined))} ran together with other pipelines, so "
@@ -79,6 +82,7 @@ class DryRunHook:
         from kedro_mlflow_dryrun import engine
         from kedro_mlflow_dryrun.framework.project import training_context
         from kedro_mlflow_dryrun.report import DryRunReport
+        from kedro_mlflow_dryrun.stages.environment import while_logging
         from kedro_mlflow_dryrun.stages.record import publish
 
         run, self._run, active, config = self._run, None, mlflow.active_run(), self._config
@@ -92,7 +96,7 @@ class DryRunHook:
             report.skip(run.skip_reason or "")
             publish(run_id, report, report.summary())
             return (yield)
-        context = training_context(config, pipeline, catalog, run.capture, run_id)
+        context = training_context(config, pipeline, catalog, run.capture, run_id, run.project_path)
         interrupted: KeyboardInterrupt | None = None
         try:
             engine.run_stages(context, engine.before_logging(), total="total")
@@ -101,7 +105,8 @@ class DryRunHook:
             interrupted = interrupt
         report = context.report
         publish(run_id, report, report.summary(full_reason))
-        result = yield  # kedro-mlflow logs the model and ends the MLflow run
+        with while_logging(context):
+            result = yield  # kedro-mlflow logs the model and ends the MLflow run
         if interrupted is not None:
             raise interrupted
         if not report.failed and (stages := engine.after_logging(config)):

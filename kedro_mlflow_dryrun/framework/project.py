@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.config import MissingConfigException
@@ -51,6 +52,7 @@ def training_context(
     catalog: CatalogProtocol,
     capture: SampleCapture | None = None,
     run_id: str | None = None,
+    project_path: Path | None = None,
 ) -> DryRunContext:
     """The engine's context for a ``PipelineML``: the one training just ran, or (with
     no capture and no run) the one ``kedro dryrun`` checks before training."""
@@ -72,6 +74,7 @@ def training_context(
         captured=capture,
         log_model_kwargs=kwargs,
         run_id=run_id,
+        project_path=project_path,
     )
 
 

@@ -12,6 +12,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         inference=inference_pipeline(),
         input_name="houses",
         output_name="predictions",
-        log_model_kwargs={"name": "house_prices", "pip_requirements": ["pandas", "numpy"]},
+        log_model_kwargs={"name": "house_prices"},
     )
     return {"training": training, "__default__": training}

@@ -1,0 +1,215 @@
+"""The logged model serves outside the training process: from its own requirements only.
+
+The end-to-end tests build a virtualenv from the logged model's ``requirements.txt``
+alone (uv, from the package index this machine has), then load the model there and
+predict, from a directory outside the project, with ``PYTHONPATH`` unset and Python
+in isolated mode: what ``mlflow models serve --env-manager uv`` does, without the
+plugin's own fresh mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import PACKAGE
+
+PREDICT = """
+import sys
+import mlflow.pyfunc
+import pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+rows = pd.read_csv(sys.argv[2]).drop(columns=["price"]).head(7)
+print(len(model.predict(rows)))
+"""
+
+
+@pytest.fixture(scope="session")
+def fresh_python(tmp_path_factory):
+    """A virtualenv per distinct ``requirements.txt``, shared by the tests that log it."""
+    root = tmp_path_factory.mktemp("fresh-environments")
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+
+    def build(requirements: Path) -> Path:
+        key = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
+        python = root / key / "bin" / "python"
+        if not python.exists():
+            subprocess.run([uv, "venv", "-q", "--python", sys.executable, root / key], check=True)
+            subprocess.run(
+                [uv, "pip", "install", "-q", "--python", python, "-r", requirements], check=True
+            )
+        return python
+
+    return build
+
+
+def _logged_model_predicts_in_a_fresh_environment(project, fresh_python, outside: Path) -> str:
+    """Copies the logged model outside the project, predicts with it there; its requirements."""
+    import mlflow
+
+    view = project.mlflow_view()
+    mlflow.set_tracking_uri(project.tracking_uri)
+    outside.mkdir()
+    model = mlflow.artifacts.download_artifacts(
+        f"models:/{view.models[0].model_id}", dst_path=str(outside / "model")
+    )
+    requirements = Path(model) / "requirements.txt"
+    python = fresh_python(requirements)
+    environ = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    completed = subprocess.run(
+        [python, "-I", "-c", PREDICT, model, project.path / "data/01_raw/houses.csv"],
+        cwd=outside,
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.split()[-1] == "7"
+    return requirements.read_text()
+
+
+def test_a_project_not_installed_ships_its_package_and_serves_fresh(
+    project, fresh_python, tmp_path
+):
+    result = project.kedro("run", "--pipeline=training")
+
+    assert result.returncode == 0, result.output
+    view = project.mlflow_view()
+    assert view.tags["dryrun.environment"] == "passed"
+    assert view.report["environment"]["code"] == [PACKAGE]
+    assert view.report["environment"]["modules"][PACKAGE] == "code"
+    requirements = _logged_model_predicts_in_a_fresh_environment(
+        project, fresh_python, tmp_path / "outside"
+    )
+    assert "kedro-mlflow==" in requirements and "kedro-mlflow-dryrun" not in requirements
+
+
+def test_an_editable_project_is_shipped_as_code_never_pinned(project, fresh_python, tmp_path):
+    overlay = tmp_path / "overlay"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", overlay], check=True)
+    # The test virtualenv's packages, its own editable installs included, under the overlay's.
+    (next(overlay.glob("lib/python*/site-packages")) / "test_venv.pth").write_text(
+        "".join(f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages())
+    )
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    python = overlay / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", python, "--no-deps", "-e", project.path],
+        check=True,
+    )
+    completed = subprocess.run(
+        [python, "-m", "kedro", "run", "--pipeline=training"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    view = project.mlflow_view()
+    assert view.tags["dryrun.environment"] == "passed"
+    requirements = _logged_model_predicts_in_a_fresh_environment(
+        project, fresh_python, tmp_path / "outside"
+    )
+    assert "house-prices" not in requirements and "house_prices" not in requirements
+
+
+def test_ship_project_code_false_fails_naming_the_package(project):
+    project.set_dryrun(drop_columns=["price"], ship_project_code=False)
+
+    result = project.kedro("run", "--pipeline=training")
+
+    assert result.returncode == 1, result.output
+    assert f"'{PACKAGE}' is the project's package" in result.output
+    assert "Fix: set 'ship_project_code: true'" in result.output
+    view = project.mlflow_view()
+    assert len(view.models) == 1 and view.run.info.status == "FINISHED"
+    assert view.tags["dryrun.status"] == "failed"
+    assert view.tags["dryrun.environment"] == "failed"
+    assert view.report["environment"]["modules"][PACKAGE] == "missing"
+
+
+def test_hand_written_requirements_without_kedro_mlflow_fail_naming_it(project):
+    written = '["kedro-datasets", "pandas"]'
+    project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
+
+    result = project.kedro("run", "--pipeline=training")
+
+    assert result.returncode == 1, result.output
+    assert "'kedro_mlflow'" in result.output and "'kedro-mlflow==" in result.output
+    view = project.mlflow_view()
+    assert len(view.models) == 1 and view.run.info.status == "FINISHED"
+    assert view.tags["dryrun.status"] == "failed"
+    assert view.tags["dryrun.environment"] == "failed"
+    # Written by hand, left as written: the audit reports, it does not rewrite.
+    assert "kedro-mlflow" not in "".join(view.report["environment"]["requirements"])
+
+
+def test_environment_off_skips_the_audit(project):
+    written = '["pandas"]'
+    project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
+    project.set_dryrun(drop_columns=["price"], environment="off")
+
+    result = project.kedro("run", "--pipeline=training")
+
+    assert result.returncode == 0, result.output
+    assert project.mlflow_view().tags["dryrun.environment"] == "skipped"
+
+
+def test_fresh_mode_serves_the_sample_from_a_cached_environment(project, tmp_path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    project.set_dryrun(drop_columns=["price"], environment="fresh")
+
+    for _ in range(2):
+        result = project.kedro(
+            "run", "--pipeline=training", env={"XDG_CACHE_HOME": str(tmp_path / "cache")}
+        )
+        assert result.returncode == 0, result.output
+        assert "its environment holds what it imports (fresh)" in result.output
+
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    runs = client.search_runs(experiments, order_by=["attributes.start_time ASC"])
+    assert [run.data.tags["dryrun.environment"] for run in runs] == ["passed", "passed"]
+    first, second = (
+        mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/dryrun/report.json")["environment"]
+        for run in runs
+    )
+    assert first["mode"] == second["mode"] == "fresh"
+    assert (first["fresh"]["cached"], second["fresh"]["cached"]) == (False, True)
+    assert Path(first["fresh"]["environment"]).is_relative_to(tmp_path / "cache")
+    assert {"audit", "fresh_build", "fresh_answer"} <= set(first["seconds"])
+    assert {"audit", "fresh_reuse", "fresh_answer"} <= set(second["seconds"])
+
+
+def test_fresh_mode_catches_an_import_no_pickle_names(project, tmp_path):
+    from importlib.metadata import version
+
+    project.override_node(
+        """
+        def predict_prices(design, regressor, price_bands):
+            import hypothesis  # imported when it runs: no pickle, no module global names it
+
+            return pd.DataFrame({"price": design @ regressor["coefficients"], "band": "mid"})
+        """
+    )
+    written = [f"{name}=={version(name)}" for name in ("kedro-mlflow", "kedro-datasets", "pandas")]
+    project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
+    project.set_dryrun(drop_columns=["price"], environment="fresh")
+
+    result = project.kedro("run", "--pipeline=training", env={"XDG_CACHE_HOME": str(tmp_path)})
+
+    assert result.returncode == 1, result.output
+    assert "fresh environment" in result.output
+    assert "No module named 'hypothesis'" in result.output
+    view = project.mlflow_view()
+    assert len(view.models) == 1 and view.run.info.status == "FINISHED"
+    assert view.tags["dryrun.environment"] == "failed"
