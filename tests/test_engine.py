@@ -16,7 +16,15 @@ def test_every_stage_is_timed_into_the_report():
     report = dry_run(output_context(pd.DataFrame({"p": [1.0]})))
 
     assert report.status == "passed"
-    assert set(report.seconds) == {"sample", "infer", "execute", "check", "drift", "total"}
+    assert set(report.seconds) == {
+        "environment",
+        "sample",
+        "infer",
+        "execute",
+        "check",
+        "drift",
+        "total",
+    }
     assert report.seconds["total"] >= report.seconds["execute"]
 
 
