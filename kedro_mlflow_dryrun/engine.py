@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from kedro.io import CatalogProtocol
     from mlflow.models import ModelSignature
+    from mlflow.pyfunc import PyFuncModel
 
     from kedro_mlflow_dryrun.adapters.models import ModelSource
     from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
@@ -71,6 +72,8 @@ class DryRunContext:
     served_input: pd.DataFrame | None = None
     output: object = None
     signature: ModelSignature | None = None
+    #: The logged model as ``log_model`` loaded it back to validate the input example.
+    loaded_model: PyFuncModel | None = None
 
     def found(self, kind: FindingKind, message: str) -> None:
         """A finding whose weight depends on the settings: it fails, or it warns."""
@@ -149,6 +152,15 @@ def before_logging() -> tuple[Stage, ...]:
     from kedro_mlflow_dryrun.stages import check, execute, infer, sample
 
     return (sample.take, infer.inputs, execute.run, check.run, infer.outputs)
+
+
+def while_logging(context: DryRunContext) -> AbstractContextManager[None]:
+    """What wraps kedro-mlflow's ``log_model``: the serve check keeps the model it loads."""
+    if context.report.failed or not context.config.serve_check:
+        return nullcontext()
+    from kedro_mlflow_dryrun.stages import serve
+
+    return serve.reusing_validation_load(context)
 
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:

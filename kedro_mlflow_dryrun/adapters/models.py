@@ -8,6 +8,7 @@ interface, :class:`ModelSource`.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from kedro.io import CatalogProtocol, DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
+from kedro_mlflow_dryrun.adapters.datasets import loads_anew
 from kedro_mlflow_dryrun.errors import InferenceError, ServeCheckError
 
 if TYPE_CHECKING:
@@ -53,6 +55,12 @@ class PipelineModel:
     Every dataset of that catalog is a ``MemoryDataset``: the artifacts and parameters
     are loaded from the project's catalog, the sample replaces ``input_name``, and the
     outputs stay in memory. No project hook is given to the runner.
+
+    Each artifact is loaded once per prediction and handed to the nodes as is, as
+    kedro-mlflow's served model does (``copy_mode="assign"``): a model of a GiB is
+    not copied. Only an object the project's catalog may hand out again (a
+    ``MemoryDataset``, a project's caching dataset) is copied, once, so that a node
+    changing it in place cannot change what training left.
     """
 
     def __init__(
@@ -82,7 +90,7 @@ class PipelineModel:
         """The inference pipeline's output for the sample; writes nothing."""
         catalog = DataCatalog({self.input_name: MemoryDataset(sample, copy_mode="deepcopy")})
         for name in sorted(self.inference.inputs() - {self.input_name}):
-            catalog[name] = MemoryDataset(self._load_artifact(name), copy_mode="deepcopy")
+            catalog[name] = MemoryDataset(self._load_artifact(name), copy_mode="assign")
         last_node = _NodeRecorder()
         hook_manager = _create_hook_manager()
         hook_manager.register(last_node)
@@ -94,14 +102,16 @@ class PipelineModel:
         return outputs[self.output_name].load()
 
     def _load_artifact(self, name: str) -> object:
+        """What the project's catalog holds under ``name``, as an object of the dry run's own."""
         try:
-            return self.catalog.load(name)
+            data = self.catalog.load(name)
         except Exception as error:
             raise InferenceError(
                 f"The inference pipeline needs '{name}', which the training run did not "
                 f"leave loadable: {type(error).__name__}: {error}\n"
                 f"Fix: make the training pipeline produce '{name}' and persist it in the catalog."
             ) from error
+        return data if loads_anew(self.catalog.get(name)) else copy.deepcopy(data)
 
     def _describe_failure(self, error: Exception, node: Node | None) -> str:
         where = f"node '{node.name}'" if node else "the inference pipeline"

@@ -101,7 +101,8 @@ class DryRunHook:
             interrupted = interrupt
         report = context.report
         publish(run_id, report, report.summary(full_reason), config.on_failure)
-        result = yield  # kedro-mlflow logs the model and ends the MLflow run
+        with engine.while_logging(context):
+            result = yield  # kedro-mlflow logs the model and ends the MLflow run
         if interrupted is not None:
             raise interrupted
         if not report.failed and (stages := engine.after_logging(config)):

@@ -3,16 +3,23 @@
 The request is the sample as a client would send it (``dataframe_split`` JSON)
 and goes through the scoring server's own request path, ``invocations``; the
 reply must match the output schema the model was logged with.
+
+``log_model`` loads the model back once already, to validate the input example
+the dry run hands it: :func:`reusing_validation_load` keeps that load for the
+serve check, so that a model of a GiB is read back once, not twice.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.errors import ServeCheckError
 
 if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.engine import DryRunContext
@@ -35,11 +42,37 @@ def run(context: DryRunContext) -> None:
     assert context.sample is not None
     outputs = context.signature.outputs if context.signature is not None else None
     model_uri = context.logged_model_uri()
-    context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs)
+    loaded, context.loaded_model = context.loaded_model, None  # freed after the check
+    if loaded is not None and f"models:/{loaded.metadata.model_id}" != model_uri:
+        loaded = None
+    context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs, loaded)
 
 
-def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) -> dict[str, Any]:
-    """Returns what the served model answered, or raises :class:`ServeCheckError`."""
+@contextmanager
+def reusing_validation_load(context: DryRunContext) -> Iterator[None]:
+    """Keeps in ``context.loaded_model`` the model ``log_model`` loads back to validate."""
+    import mlflow
+
+    load_model = mlflow.pyfunc.load_model
+
+    def load_and_keep(*args: Any, **kwargs: Any) -> PyFuncModel:
+        context.loaded_model = load_model(*args, **kwargs)
+        return context.loaded_model
+
+    mlflow.pyfunc.load_model = load_and_keep
+    try:
+        yield
+    finally:
+        mlflow.pyfunc.load_model = load_model
+
+
+def serve_round_trip(
+    model_uri: str, sample: Any, output_schema: Schema | None, model: PyFuncModel | None = None
+) -> dict[str, Any]:
+    """Returns what the served model answered, or raises :class:`ServeCheckError`.
+
+    ``model``: the model at ``model_uri``, if it is loaded already.
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.models import convert_input_example_to_serving_input
@@ -48,7 +81,7 @@ def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) 
     from kedro_mlflow_dryrun.adapters.models import quiet_runner
 
     request = convert_input_example_to_serving_input(sample)
-    model = mlflow.pyfunc.load_model(model_uri)
+    model = model or mlflow.pyfunc.load_model(model_uri)
     try:
         with quiet_runner():
             reply = invocations(
