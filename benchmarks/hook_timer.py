@@ -108,6 +108,7 @@ def instrument(plugin: bool) -> None:
         "after_context_created",
         "before_pipeline_run",
         "after_dataset_loaded",
+        "after_dataset_saved",
         "after_pipeline_run",
     ):
         timed(DryRunHook, name, f"dryrun {name}")

@@ -126,9 +126,7 @@ def make_template_db(workdir: Path, children: Children) -> Path:
 
 
 def reset_project(project: Path, template_db: Path) -> None:
-    """The state every run starts from: an empty store, no model, no predictions.
-
-    """
+    """The state every run starts from: an empty store, no model, no predictions."""
     for name in ("mlruns", "mlartifacts"):
         shutil.rmtree(project / name, ignore_errors=True)
     for path in (project / MODEL_FILE, project / "data/07_model_output/predictions.csv"):

@@ -294,6 +294,7 @@ def _artifacts_suite(results: dict[str, Any]) -> list[str]:
                 fmt(med["b"]["wall_s"], ".2f", " s"),
                 fmt(size["a_over_b"], ".3f"),
                 fmt(size["paired_a_over_b"], ".3f"),
+                fmt(size["cpu_a_over_b"], ".3f"),
                 fmt(med["a"]["maxrss_mb"], ",.0f", " MiB"),
                 fmt(med["b"]["maxrss_mb"], ",.0f", " MiB"),
                 fmt(size["rss_a_over_b"], ".3f"),
@@ -301,8 +302,9 @@ def _artifacts_suite(results: dict[str, Any]) -> list[str]:
                 fmt(size["attributed_s"] * 1000, ".0f", " ms"),
             ]
         )
-    headers = ["model", "wall a", "wall b", "a/b", "paired a/b", "peak RSS a", "peak RSS b"]
-    out.append(markdown_table([*headers, "RSS a/b", "loads", "plugin in all"], rows))
+    headers = ["model", "wall a", "wall b", "a/b", "paired a/b", "CPU a/b", "peak RSS a"]
+    more = ["peak RSS b", "RSS a/b", "loads", "plugin in all"]
+    out.append(markdown_table([*headers, *more], rows))
     return out
 
 

@@ -122,3 +122,44 @@ def test_a_file_artifact_is_loaded_once_and_not_copied(tmp_path, monkeypatch):
     assert output["price"].tolist() == [20.0]
     assert len(loaded) == 1
     assert seen[0] is loaded[0]
+
+
+def test_an_artifact_training_just_saved_to_a_pickle_is_not_read_back(tmp_path):
+    from kedro_datasets.pickle import PickleDataset
+
+    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+
+    # Nothing on disk: the prediction can only come from the object training saved.
+    catalog = DataCatalog({"model": PickleDataset(filepath=str(tmp_path / "model.pkl"))})
+    saved = SavedArtifacts(["model"])
+    saved.offer("model", {"per_m2": 10.0})
+    saved.offer("houses", pd.DataFrame())  # not an artifact: not kept
+    pipeline = Pipeline([node(price, ["houses", "model"], "predictions", name="price")])
+    model = PipelineModel(pipeline, catalog, "houses", saved=saved)
+
+    output = model.predict(pd.DataFrame({"area": [3.0]}))
+
+    assert output["price"].tolist() == [30.0]
+    assert saved.objects == {}, "let go once used"
+    with pytest.raises(InferenceError, match="did not leave loadable"):
+        model.predict(pd.DataFrame({"area": [3.0]}))  # a second prediction reads the file
+
+
+def test_a_saved_artifact_of_a_caching_dataset_is_read_from_the_catalog(tmp_path):
+    from kedro_datasets.pickle import PickleDataset
+
+    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+
+    class KeptPickleDataset(PickleDataset):
+        pass
+
+    dataset = KeptPickleDataset(filepath=str(tmp_path / "model.pkl"))
+    dataset.save({"per_m2": 10.0})
+    saved = SavedArtifacts(["model"])
+    saved.offer("model", {"per_m2": 99.0})
+    pipeline = Pipeline([node(price, ["houses", "model"], "predictions", name="price")])
+
+    model = PipelineModel(pipeline, DataCatalog({"model": dataset}), "houses", saved=saved)
+    prices = model.predict(pd.DataFrame({"area": [1.0]}))["price"].tolist()
+
+    assert prices == [10.0]

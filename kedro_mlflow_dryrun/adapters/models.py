@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,7 +19,7 @@ from kedro.io import CatalogProtocol, DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
-from kedro_mlflow_dryrun.adapters.datasets import loads_anew
+from kedro_mlflow_dryrun.adapters.datasets import loads_anew, round_trips_exactly
 from kedro_mlflow_dryrun.errors import InferenceError, ServeCheckError
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ class PipelineModel:
     kedro-mlflow's served model does (``copy_mode="assign"``): a model of a GiB is
     not copied. Only an object the project's catalog may hand out again (a
     ``MemoryDataset``, a project's caching dataset) is copied, once, so that a node
-    changing it in place cannot change what training left.
+    changing it in place cannot change what training left. An artifact training has
+    just saved to a pickle is not even read back: the object saved is used, once.
     """
 
     def __init__(
@@ -69,8 +70,10 @@ class PipelineModel:
         catalog: CatalogProtocol,
         input_name: str,
         signature: ModelSignature | str | None = "auto",
+        saved: SavedArtifacts | None = None,
     ) -> None:
         self.inference, self.catalog, self.input_name = inference, catalog, input_name
+        self.saved = saved or SavedArtifacts(())
         (self.output_name,) = inference.outputs()
         self.producer = next(n.name for n in inference.nodes if self.output_name in n.outputs)
         self._signature = signature
@@ -103,6 +106,9 @@ class PipelineModel:
 
     def _load_artifact(self, name: str) -> object:
         """What the project's catalog holds under ``name``, as an object of the dry run's own."""
+        dataset = self.catalog.get(name)
+        if round_trips_exactly(dataset) and name in self.saved.objects:
+            return self.saved.objects.pop(name)
         try:
             data = self.catalog.load(name)
         except Exception as error:
@@ -111,7 +117,7 @@ class PipelineModel:
                 f"leave loadable: {type(error).__name__}: {error}\n"
                 f"Fix: make the training pipeline produce '{name}' and persist it in the catalog."
             ) from error
-        return data if loads_anew(self.catalog.get(name)) else copy.deepcopy(data)
+        return data if loads_anew(dataset) else copy.deepcopy(data)
 
     def _describe_failure(self, error: Exception, node: Node | None) -> str:
         where = f"node '{node.name}'" if node else "the inference pipeline"
@@ -121,6 +127,22 @@ class PipelineModel:
             f"Fix: make {where} accept the rows of '{self.input_name}' as a serving request "
             "carries them."
         )
+
+
+class SavedArtifacts:
+    """The objects training saved under the names of the inference pipeline's artifacts.
+
+    Kept from ``after_dataset_saved`` until the dry run uses them, then let go: a
+    model of a GiB is not held while MLflow loads it back.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+        self.objects: dict[str, object] = {}
+
+    def offer(self, dataset_name: str, data: object) -> None:
+        if dataset_name in self.names:
+            self.objects[dataset_name] = data
 
 
 class LoggedPyfuncModel:

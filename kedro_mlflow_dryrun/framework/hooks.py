@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
 
@@ -32,6 +34,7 @@ class _PipelineRun:
 
     capture: SampleCapture | None
     skip_reason: str | None = None
+    saved: SavedArtifacts | None = None
 
 
 class DryRunHook:
@@ -51,13 +54,16 @@ class DryRunHook:
     def before_pipeline_run(self, run_params: dict[str, object], pipeline: Pipeline) -> None:
         from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
+        from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
         from kedro_mlflow_dryrun.framework.project import combined_pipeline_ml_names, skip_reason
 
         self._run = None
         if isinstance(pipeline, PipelineML):
             dataset = self._config.sample_dataset or pipeline.input_name
             capture = SampleCapture(dataset, self._config.sample_size)
-            self._run = _PipelineRun(capture, skip_reason(self._config, run_params))
+            artifacts = pipeline.inference.inputs() - {pipeline.input_name}
+            reason = skip_reason(self._config, run_params)
+            self._run = _PipelineRun(capture, reason, SavedArtifacts(artifacts))
         elif combined := combined_pipeline_ml_names(run_params, pipeline):
             reason = (
                 f"{', '.join(map(repr, combined))} ran together with other pipelines, so "
@@ -69,6 +75,11 @@ class DryRunHook:
     def after_dataset_loaded(self, dataset_name: str, data: object) -> None:
         if self._run and self._run.capture and not self._run.skip_reason:
             self._run.capture.offer(dataset_name, data)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: object) -> None:
+        if self._run and self._run.saved and not self._run.skip_reason:
+            self._run.saved.offer(dataset_name, data)
 
     @hook_impl(wrapper=True)
     def after_pipeline_run(
@@ -92,13 +103,15 @@ class DryRunHook:
             report.skip(run.skip_reason or "")
             publish(run_id, report, report.summary(), config.on_failure)
             return (yield)
-        context = training_context(config, pipeline, catalog, run.capture, run_id)
+        context = training_context(config, pipeline, catalog, run.capture, run_id, run.saved)
         interrupted: KeyboardInterrupt | None = None
         try:
             engine.run_stages(context, engine.before_logging(), total="total")
         except KeyboardInterrupt as interrupt:
             context.report.fail("Interrupted during the dry run.")
             interrupted = interrupt
+        if run.saved:
+            run.saved.objects.clear()  # not held while MLflow loads the model back
         report = context.report
         publish(run_id, report, report.summary(full_reason), config.on_failure)
         with engine.while_logging(context):

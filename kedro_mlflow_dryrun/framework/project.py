@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
     from kedro_mlflow_dryrun.engine import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
@@ -47,6 +48,7 @@ def training_context(
     catalog: CatalogProtocol,
     capture: SampleCapture,
     run_id: str,
+    saved: SavedArtifacts | None = None,
 ) -> DryRunContext:
     """The engine's context for the ``PipelineML`` that training just ran."""
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
@@ -57,7 +59,11 @@ def training_context(
     assert isinstance(pipeline, PipelineML)
     kwargs = pipeline.log_model_kwargs
     model = PipelineModel(
-        pipeline.inference, catalog, pipeline.input_name, signature=kwargs.get("signature")
+        pipeline.inference,
+        catalog,
+        pipeline.input_name,
+        signature=kwargs.get("signature"),
+        saved=saved,
     )
     return DryRunContext(
         config,

@@ -51,19 +51,19 @@ def run(context: DryRunContext) -> None:
 @contextmanager
 def reusing_validation_load(context: DryRunContext) -> Iterator[None]:
     """Keeps in ``context.loaded_model`` the model ``log_model`` loads back to validate."""
-    import mlflow
+    import mlflow.pyfunc as pyfunc
 
-    load_model = mlflow.pyfunc.load_model
+    load_model = pyfunc.load_model
 
     def load_and_keep(*args: Any, **kwargs: Any) -> PyFuncModel:
         context.loaded_model = load_model(*args, **kwargs)
         return context.loaded_model
 
-    mlflow.pyfunc.load_model = load_and_keep
+    pyfunc.load_model = load_and_keep
     try:
         yield
     finally:
-        mlflow.pyfunc.load_model = load_model
+        pyfunc.load_model = load_model
 
 
 def serve_round_trip(
