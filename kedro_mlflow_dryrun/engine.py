@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from kedro.io import CatalogProtocol
     from mlflow.models import ModelSignature
-    from mlflow.pyfunc import PyFuncModel
 
     from kedro_mlflow_dryrun.adapters.models import ModelSource
     from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
@@ -72,8 +71,6 @@ class DryRunContext:
     served_input: pd.DataFrame | None = None
     output: object = None
     signature: ModelSignature | None = None
-    #: The logged model as ``log_model`` loaded it back to validate the input example.
-    loaded_model: PyFuncModel | None = None
 
     def found(self, kind: FindingKind, message: str) -> None:
         """A finding whose weight depends on the settings: it fails, or it warns."""
@@ -155,12 +152,12 @@ def before_logging() -> tuple[Stage, ...]:
 
 
 def while_logging(context: DryRunContext) -> AbstractContextManager[None]:
-    """What wraps kedro-mlflow's ``log_model``: the serve check keeps the model it loads."""
+    """What wraps kedro-mlflow's ``log_model``: the serve check validates the input example."""
     if context.report.failed or not context.config.serve_check:
         return nullcontext()
     from kedro_mlflow_dryrun.stages import serve
 
-    return serve.reusing_validation_load(context)
+    return serve.instead_of_mlflow_validation()
 
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:

@@ -1,8 +1,10 @@
 """A big model is read back as few times as the checks need: issue 13.
 
 The project's model dataset writes a line to a file each time it is loaded, as a
-user could see it: once by the dry run (from the training catalog) and once by
-MLflow, whose load both validates the input example and answers the serve check.
+user could see it: once by the dry run (from the training catalog; a project's own
+dataset may cache, so it is read, not taken as training saved it) and once to load
+the logged model back: by the serve check, which makes the request MLflow would
+make to validate the input example, or, without the serve check, by MLflow.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _counting_project(project, loads: Path):
     return project
 
 
-def test_the_logged_model_is_loaded_once_for_validation_and_serve_check(
+def test_the_serve_check_loads_the_logged_model_in_place_of_mlflow(
     project, in_process, tmp_path
 ):
     loads = tmp_path / "loads.log"
@@ -51,7 +53,7 @@ def test_the_logged_model_is_loaded_once_for_validation_and_serve_check(
     assert view.report["status"] == "passed"
     assert view.report["serve"]["rows"] == 100
     assert view.model_info.saved_input_example_info is not None
-    # One load by the dry run, one by MLflow for the input example and the serve check.
+    # One load by the dry run, one by the serve check; none by MLflow's validation.
     assert loads.read_text().splitlines() == ["load", "load"]
 
 

@@ -4,9 +4,10 @@ The request is the sample as a client would send it (``dataframe_split`` JSON)
 and goes through the scoring server's own request path, ``invocations``; the
 reply must match the output schema the model was logged with.
 
-``log_model`` loads the model back once already, to validate the input example
-the dry run hands it: :func:`reusing_validation_load` keeps that load for the
-serve check, so that a model of a GiB is read back once, not twice.
+``log_model`` would load the model back and predict on the input example the dry
+run hands it, only to warn if that fails. The serve check makes the same request
+with the whole sample and fails the dry run: :func:`instead_of_mlflow_validation`
+leaves it alone, so that a model of a GiB is loaded back and copied once, not twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from kedro_mlflow_dryrun.errors import ServeCheckError
 
 if TYPE_CHECKING:
-    from mlflow.pyfunc import PyFuncModel
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.engine import DryRunContext
@@ -42,37 +42,31 @@ def run(context: DryRunContext) -> None:
     assert context.sample is not None
     outputs = context.signature.outputs if context.signature is not None else None
     model_uri = context.logged_model_uri()
-    loaded, context.loaded_model = context.loaded_model, None  # freed after the check
-    if loaded is not None and f"models:/{loaded.metadata.model_id}" != model_uri:
-        loaded = None
-    context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs, loaded)
+    context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs)
 
 
 @contextmanager
-def reusing_validation_load(context: DryRunContext) -> Iterator[None]:
-    """Keeps in ``context.loaded_model`` the model ``log_model`` loads back to validate."""
-    import mlflow.pyfunc as pyfunc
+def instead_of_mlflow_validation() -> Iterator[None]:
+    """While kedro-mlflow logs the model, MLflow does not load it to try the input example."""
+    from mlflow.models import utils
 
-    load_model = pyfunc.load_model
-
-    def load_and_keep(*args: Any, **kwargs: Any) -> PyFuncModel:
-        context.loaded_model = load_model(*args, **kwargs)
-        return context.loaded_model
-
-    pyfunc.load_model = load_and_keep
+    validate = getattr(utils, "_validate_serving_input", None)
+    if validate is None:  # another MLflow: it validates, at the cost of a second load
+        yield
+        return
+    utils._validate_serving_input = _left_to_the_serve_check
     try:
         yield
     finally:
-        pyfunc.load_model = load_model
+        utils._validate_serving_input = validate
 
 
-def serve_round_trip(
-    model_uri: str, sample: Any, output_schema: Schema | None, model: PyFuncModel | None = None
-) -> dict[str, Any]:
-    """Returns what the served model answered, or raises :class:`ServeCheckError`.
+def _left_to_the_serve_check(model_uri: str, serving_input: object) -> None:
+    """MLflow's ``_validate_serving_input``, whose request the serve check makes."""
 
-    ``model``: the model at ``model_uri``, if it is loaded already.
-    """
+
+def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) -> dict[str, Any]:
+    """Returns what the served model answered, or raises :class:`ServeCheckError`."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.models import convert_input_example_to_serving_input
@@ -81,7 +75,7 @@ def serve_round_trip(
     from kedro_mlflow_dryrun.adapters.models import quiet_runner
 
     request = convert_input_example_to_serving_input(sample)
-    model = model or mlflow.pyfunc.load_model(model_uri)
+    model = mlflow.pyfunc.load_model(model_uri)
     try:
         with quiet_runner():
             reply = invocations(
