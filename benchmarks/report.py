@@ -280,9 +280,9 @@ def _artifacts_suite(results: dict[str, Any]) -> list[str]:
         f"\n### A model that carries an N MiB array, {artifacts['rows']:,} rows, median of "
         f"{results['args']['artifact_repeats']} runs per variant\n\n"
         "a = plugin on; b = kedro-mlflow alone, `signature: None`. Loads: calls of "
-        "`mlflow.pyfunc.load_model` in a run of a (MLflow's validation of the input example "
-        "and the serve check). Plugin in all: its hooks plus that validation, timed inside "
-        "the process.\n"
+        "`mlflow.pyfunc.load_model` in a run of a (the serve check's; MLflow's validation of "
+        "the input example, where it runs, loads it too). Plugin in all: its hooks plus that "
+        "validation, timed inside the process.\n"
     ]
     rows = []
     for size in artifacts["sizes"].values():
