@@ -41,9 +41,7 @@ def _counting_project(project, loads: Path):
     return project
 
 
-def test_the_serve_check_loads_the_logged_model_in_place_of_mlflow(
-    project, in_process, tmp_path
-):
+def test_the_serve_check_loads_the_logged_model_in_place_of_mlflow(project, in_process, tmp_path):
     loads = tmp_path / "loads.log"
     _counting_project(project, loads)
 

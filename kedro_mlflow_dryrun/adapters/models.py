@@ -75,7 +75,9 @@ class PipelineModel:
         self.inference, self.catalog, self.input_name = inference, catalog, input_name
         self.saved = saved or SavedArtifacts(())
         (self.output_name,) = inference.outputs()
-        self.producer = next(n.name for n in inference.nodes if self.output_name in n.outputs)
+        self.producer: str | None = next(
+            n.name for n in inference.nodes if self.output_name in n.outputs
+        )
         self._signature = signature
 
     def signature(self) -> ModelSignature | str | None:
