@@ -1,9 +1,11 @@
 """The hooks: what Kedro hands over, to the engine, around kedro-mlflow's ``log_model``.
 
 ``after_pipeline_run`` is a pluggy wrapper around kedro-mlflow's: before it, the
-dry run hands kedro-mlflow a signature; after it (the model logged, the MLflow run
-ended) the logged model is checked and a failure raised. Nothing raised here
-comes before kedro-mlflow has logged, so nothing is lost.
+dry run hands kedro-mlflow a signature; during it, MLflow leaves the input example's
+validation to the serve check; after it (the model logged, the MLflow run ended) the
+logged model is checked and a failure raised. Nothing raised here comes before
+kedro-mlflow has logged, so nothing is lost. Artifacts training saves are kept
+(``after_dataset_saved``) for the dry run, which need not read them back.
 """
 
 from __future__ import annotations
