@@ -10,7 +10,8 @@ and kedro-mlflow and around the MLflow calls they make, and prints the totals::
     cd /path/to/project && python /path/to/benchmarks/hook_timer.py [--out timings.json]
 
 ``benchmarks/run_benchmarks.py --workdir DIR`` leaves the projects it ran in DIR
-(``project_a`` with the plugin, ``project_b``/``project_c`` without).
+(``project_a*`` with the plugin, ``project_b*``/``project_c*`` without). The dry run's
+own stages are timed by its engine, into ``dryrun/report.json`` (``seconds``).
 """
 
 from __future__ import annotations
@@ -18,18 +19,29 @@ from __future__ import annotations
 import argparse
 import atexit
 import functools
+import inspect
 import json
 import sys
 import time
+from collections.abc import Callable, Generator
 from typing import Any
 
 START = time.perf_counter()
 TIMINGS: dict[str, list[float]] = {}
 
 
+def _add(label: str, seconds: float) -> None:
+    entry = TIMINGS.setdefault(label, [0.0, 0])
+    entry[0] += seconds
+    entry[1] += 1
+
+
 def timed(owner: Any, name: str, label: str) -> None:
     original = getattr(owner, name, None)
     if original is None:
+        return
+    if inspect.isgeneratorfunction(original):
+        setattr(owner, name, _timed_wrapper(original, label))
         return
 
     @functools.wraps(original)  # keeps the hook markers and the signature pluggy reads
@@ -38,11 +50,37 @@ def timed(owner: Any, name: str, label: str) -> None:
         try:
             return original(*args, **kwargs)
         finally:
-            entry = TIMINGS.setdefault(label, [0.0, 0])
-            entry[0] += time.perf_counter() - start
-            entry[1] += 1
+            _add(label, time.perf_counter() - start)
 
     setattr(owner, name, wrapper)
+
+
+def _timed_wrapper(original: Callable[..., Generator], label: str) -> Callable[..., Generator]:
+    """A pluggy ``wrapper=True`` hook: its own steps count, not the hooks it wraps."""
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Generator:
+        generator = original(*args, **kwargs)
+        spent, step = 0.0, functools.partial(next, generator)
+        try:
+            while True:
+                start = time.perf_counter()
+                try:
+                    value = step()
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    spent += time.perf_counter() - start
+                try:
+                    sent = yield value
+                except BaseException as error:  # noqa: BLE001 - handed on to the hook
+                    step = functools.partial(generator.throw, error)
+                else:
+                    step = functools.partial(generator.send, sent)
+        finally:
+            _add(label, spent)
+
+    return wrapper
 
 
 def instrument(plugin: bool) -> None:
@@ -56,24 +94,24 @@ def instrument(plugin: bool) -> None:
         timed(mlflow_hook.MlflowHook, name, f"kedro-mlflow {name}")
     timed(mlflow_hook.MlflowHook, "after_pipeline_run", "kedro-mlflow after_pipeline_run")
     timed(mlflow.pyfunc, "log_model", "  mlflow.pyfunc.log_model")
+    timed(mlflow.pyfunc, "load_model", "  mlflow.pyfunc.load_model")
     timed(mlflow.models.utils, "_validate_serving_input", "    mlflow validates input_example")
     timed(mlflow.models.signature, "infer_signature", "  mlflow infer_signature")
     mlflow_hook.infer_signature = mlflow.models.signature.infer_signature
 
     if not plugin:
         return
-    from kedro_mlflow_dryrun import hooks
+    # The dry run's stages are timed by the engine itself, into dryrun/report.json.
+    from kedro_mlflow_dryrun.framework.hooks import DryRunHook
 
     for name in (
         "after_context_created",
         "before_pipeline_run",
         "after_dataset_loaded",
+        "after_dataset_saved",
         "after_pipeline_run",
-        "check_logged_model",
     ):
-        timed(hooks.DryRunHook, name, f"dryrun {name}")
-    for name in ("_dry_run", "_serve_check", "_record"):
-        timed(hooks.DryRunHook, name, f"  dryrun {name}")
+        timed(DryRunHook, name, f"dryrun {name}")
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -163,6 +163,19 @@ def before_logging() -> tuple[Stage, ...]:
         infer.outputs,
         drift.compare,
     )
+
+
+@contextmanager
+def while_logging(context: DryRunContext) -> Iterator[None]:
+    """What wraps kedro-mlflow's ``log_model``: MLflow infers requirements without local
+    pins, and leaves the input example's validation to the serve check."""
+    from kedro_mlflow_dryrun.stages import environment, serve
+
+    with ExitStack() as stack:
+        stack.enter_context(environment.while_logging(context))
+        if context.config.serve_check and not context.report.failed:
+            stack.enter_context(serve.instead_of_mlflow_validation())
+        yield
 
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:

@@ -23,6 +23,24 @@ logger = logging.getLogger(__name__)
 Reader = Callable[[AbstractDataset, int], object]
 
 
+def loads_anew(dataset: AbstractDataset | None) -> bool:
+    """Does every ``load()`` read storage again, so that nobody else holds what it returns?
+
+    True of the datasets kedro-datasets ships (files, tables, models). Not of a
+    ``MemoryDataset``, nor of a subclass a project wrote, which may cache.
+    """
+    return dataset is not None and type(dataset).__module__.split(".")[0] == "kedro_datasets"
+
+
+def round_trips_exactly(dataset: AbstractDataset | None) -> bool:
+    """Is what ``load()`` returns what ``save()`` was given, so that either may stand in?"""
+    try:
+        from kedro_datasets.pickle import PickleDataset
+    except ImportError:
+        return False
+    return type(dataset) is PickleDataset
+
+
 def read_head(dataset: AbstractDataset, size: int) -> object | None:
     """The first ``size`` rows (or a lazy frame to take them from); ``None``: no partial read."""
     for dataset_type, reader in _readers():

@@ -8,8 +8,9 @@ interface, :class:`ModelSource`.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +20,7 @@ from kedro.io import CatalogProtocol, DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
+from kedro_mlflow_dryrun.adapters.datasets import loads_anew, round_trips_exactly
 from kedro_mlflow_dryrun.errors import InferenceError, ModelNotFoundError, ServeCheckError
 
 if TYPE_CHECKING:
@@ -65,6 +67,13 @@ class PipelineModel:
     Every dataset of that catalog is a ``MemoryDataset``: the artifacts and parameters
     are loaded from the project's catalog, the sample replaces ``input_name``, and the
     outputs stay in memory. No project hook is given to the runner.
+
+    Each artifact is loaded once per prediction and handed to the nodes as is, as
+    kedro-mlflow's served model does (``copy_mode="assign"``): a model of a GiB is
+    not copied. Only an object the project's catalog may hand out again (a
+    ``MemoryDataset``, a project's caching dataset) is copied, once, so that a node
+    changing it in place cannot change what training left. An artifact training has
+    just saved to a pickle is not even read back: the object saved is used, once.
     """
 
     fills_outputs = False
@@ -75,10 +84,14 @@ class PipelineModel:
         catalog: CatalogProtocol,
         input_name: str,
         signature: ModelSignature | str | None = "auto",
+        saved: SavedArtifacts | None = None,
     ) -> None:
         self.inference, self.catalog, self.input_name = inference, catalog, input_name
+        self.saved = saved or SavedArtifacts(())
         (self.output_name,) = inference.outputs()
-        self.producer = next(n.name for n in inference.nodes if self.output_name in n.outputs)
+        self.producer: str | None = next(
+            n.name for n in inference.nodes if self.output_name in n.outputs
+        )
         self._signature = signature
 
     def signature(self) -> ModelSignature | str | None:
@@ -96,7 +109,7 @@ class PipelineModel:
         """The inference pipeline's output for the sample; writes nothing."""
         catalog = DataCatalog({self.input_name: MemoryDataset(sample, copy_mode="deepcopy")})
         for name in sorted(self.inference.inputs() - {self.input_name}):
-            catalog[name] = MemoryDataset(self._load_artifact(name), copy_mode="deepcopy")
+            catalog[name] = MemoryDataset(self._load_artifact(name), copy_mode="assign")
         last_node = _NodeRecorder()
         hook_manager = _create_hook_manager()
         hook_manager.register(last_node)
@@ -108,14 +121,19 @@ class PipelineModel:
         return outputs[self.output_name].load()
 
     def _load_artifact(self, name: str) -> object:
+        """What the project's catalog holds under ``name``, as an object of the dry run's own."""
+        dataset = self.catalog.get(name)
+        if round_trips_exactly(dataset) and name in self.saved.objects:
+            return self.saved.objects.pop(name)
         try:
-            return self.catalog.load(name)
+            data = self.catalog.load(name)
         except Exception as error:
             raise InferenceError(
                 f"The inference pipeline needs '{name}', which the training run did not "
                 f"leave loadable: {type(error).__name__}: {error}\n"
                 f"Fix: make the training pipeline produce '{name}' and persist it in the catalog."
             ) from error
+        return data if loads_anew(dataset) else copy.deepcopy(data)
 
     def _describe_failure(self, error: Exception, node: Node | None) -> str:
         where = f"node '{node.name}'" if node else "the inference pipeline"
@@ -125,6 +143,22 @@ class PipelineModel:
             f"Fix: make {where} accept the rows of '{self.input_name}' as a serving request "
             "carries them."
         )
+
+
+class SavedArtifacts:
+    """The objects training saved under the names of the inference pipeline's artifacts.
+
+    Kept from ``after_dataset_saved`` until the dry run uses them, then let go: a
+    model of a GiB is not held while MLflow loads it back.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+        self.objects: dict[str, object] = {}
+
+    def offer(self, dataset_name: str, data: object) -> None:
+        if dataset_name in self.names:
+            self.objects[dataset_name] = data
 
 
 class LoggedPyfuncModel:

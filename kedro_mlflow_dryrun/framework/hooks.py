@@ -1,9 +1,11 @@
 """The hooks: what Kedro hands over, to the engine, around kedro-mlflow's ``log_model``.
 
 ``after_pipeline_run`` is a pluggy wrapper around kedro-mlflow's: before it, the
-dry run hands kedro-mlflow a signature; after it (the model logged, the MLflow run
-ended) the logged model is checked and a failure raised. Nothing raised here
-comes before kedro-mlflow has logged, so nothing is lost.
+dry run hands kedro-mlflow a signature; during it, MLflow leaves the input example's
+validation to the serve check; after it (the model logged, the MLflow run ended) the
+logged model is checked and a failure raised. Nothing raised here comes before
+kedro-mlflow has logged, so nothing is lost. Artifacts training saves are kept
+(``after_dataset_saved``) for the dry run, which need not read them back.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
 
@@ -34,6 +38,7 @@ class _PipelineRun:
     capture: SampleCapture | None
     skip_reason: str | None = None
     project_path: Path | None = None
+    saved: SavedArtifacts | None = None
 
 
 class DryRunHook:
@@ -53,14 +58,17 @@ class DryRunHook:
     def before_pipeline_run(self, run_params: dict[str, object], pipeline: Pipeline) -> None:
         from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
+        from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
         from kedro_mlflow_dryrun.framework.project import combined_pipeline_ml_names, skip_reason
 
         self._run = None
         if isinstance(pipeline, PipelineML):
             dataset = self._config.sample_dataset or pipeline.input_name
             capture = SampleCapture(dataset, self._config.sample_size)
+            artifacts = pipeline.inference.inputs() - {pipeline.input_name}
             project_path = Path(str(run_params.get("project_path") or Path.cwd()))
-            self._run = _PipelineRun(capture, skip_reason(self._config, run_params), project_path)
+            reason = skip_reason(self._config, run_params)
+            self._run = _PipelineRun(capture, reason, project_path, SavedArtifacts(artifacts))
         elif combined := combined_pipeline_ml_names(run_params, pipeline):
             reason = (
                 f"{', '.join(map(repr, combined))} ran together with other pipelines, so "
@@ -73,6 +81,11 @@ class DryRunHook:
         if self._run and self._run.capture and not self._run.skip_reason:
             self._run.capture.offer(dataset_name, data)
 
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: object) -> None:
+        if self._run and self._run.saved and not self._run.skip_reason:
+            self._run.saved.offer(dataset_name, data)
+
     @hook_impl(wrapper=True)
     def after_pipeline_run(
         self, pipeline: Pipeline, catalog: CatalogProtocol
@@ -82,7 +95,6 @@ class DryRunHook:
         from kedro_mlflow_dryrun import engine
         from kedro_mlflow_dryrun.framework.project import training_context
         from kedro_mlflow_dryrun.report import DryRunReport
-        from kedro_mlflow_dryrun.stages.environment import while_logging
         from kedro_mlflow_dryrun.stages.record import publish
 
         run, self._run, active, config = self._run, None, mlflow.active_run(), self._config
@@ -96,16 +108,20 @@ class DryRunHook:
             report.skip(run.skip_reason or "")
             publish(run_id, report, report.summary())
             return (yield)
-        context = training_context(config, pipeline, catalog, run.capture, run_id, run.project_path)
+        context = training_context(
+            config, pipeline, catalog, run.capture, run_id, run.project_path, run.saved
+        )
         interrupted: KeyboardInterrupt | None = None
         try:
             engine.run_stages(context, engine.before_logging(), total="total")
         except KeyboardInterrupt as interrupt:
             context.report.fail("Interrupted during the dry run.")
             interrupted = interrupt
+        if run.saved:
+            run.saved.objects.clear()  # not held while MLflow loads the model back
         report = context.report
         publish(run_id, report, report.summary(full_reason))
-        with while_logging(context):
+        with engine.while_logging(context):
             result = yield  # kedro-mlflow logs the model and ends the MLflow run
         if interrupted is not None:
             raise interrupted

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
+    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
     from kedro_mlflow_dryrun.engine import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
@@ -53,6 +54,7 @@ def training_context(
     capture: SampleCapture | None = None,
     run_id: str | None = None,
     project_path: Path | None = None,
+    saved: SavedArtifacts | None = None,
 ) -> DryRunContext:
     """The engine's context for a ``PipelineML``: the one training just ran, or (with
     no capture and no run) the one ``kedro dryrun`` checks before training."""
@@ -64,7 +66,11 @@ def training_context(
     assert isinstance(pipeline, PipelineML)
     kwargs = pipeline.log_model_kwargs
     model = PipelineModel(
-        pipeline.inference, catalog, pipeline.input_name, signature=kwargs.get("signature")
+        pipeline.inference,
+        catalog,
+        pipeline.input_name,
+        signature=kwargs.get("signature"),
+        saved=saved,
     )
     return DryRunContext(
         config,

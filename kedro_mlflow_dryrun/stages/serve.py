@@ -3,11 +3,18 @@
 The request is the sample as a client would send it (``dataframe_split`` JSON)
 and goes through the scoring server's own request path, ``invocations``; the
 reply must match the output schema the model was logged with.
+
+``log_model`` would load the model back and predict on the input example the dry
+run hands it, only to warn if that fails. The serve check makes the same request
+with the whole sample and fails the dry run: :func:`instead_of_mlflow_validation`
+leaves it alone, so that a model of a GiB is loaded back and copied once, not twice.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.errors import ServeCheckError
@@ -36,6 +43,26 @@ def run(context: DryRunContext) -> None:
     outputs = context.signature.outputs if context.signature is not None else None
     model_uri = context.logged_model_uri()
     context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs)
+
+
+@contextmanager
+def instead_of_mlflow_validation() -> Iterator[None]:
+    """While kedro-mlflow logs the model, MLflow does not load it to try the input example."""
+    from mlflow.models import utils
+
+    validate = getattr(utils, "_validate_serving_input", None)
+    if validate is None:  # another MLflow: it validates, at the cost of a second load
+        yield
+        return
+    utils._validate_serving_input = _left_to_the_serve_check
+    try:
+        yield
+    finally:
+        utils._validate_serving_input = validate
+
+
+def _left_to_the_serve_check(model_uri: str, serving_input: object) -> None:
+    """MLflow's ``_validate_serving_input``, whose request the serve check makes."""
 
 
 def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) -> dict[str, Any]:
