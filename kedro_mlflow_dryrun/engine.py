@@ -2,7 +2,8 @@
 
 The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
 
-    before the model is logged:  sample -> execute -> check -> infer -> drift
+    before the model is logged:  sample -> infer inputs -> request -> execute -> check
+                                 -> infer outputs -> contract
     after it is logged:          environment -> serve
     then:                        record
 
@@ -146,9 +147,17 @@ def _timed(seconds: dict[str, float], name: str | None) -> Iterator[None]:
 
 def before_logging() -> tuple[Stage, ...]:
     """What runs before kedro-mlflow logs the model; imported late, to start fast."""
-    from kedro_mlflow_dryrun.stages import check, execute, infer, sample
+    from kedro_mlflow_dryrun.stages import check, contract, execute, infer, request, sample
 
-    return (sample.take, infer.inputs, execute.run, check.run, infer.outputs)
+    return (
+        sample.take,
+        infer.inputs,
+        request.run,
+        execute.run,
+        check.run,
+        infer.outputs,
+        contract.target,
+    )
 
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:

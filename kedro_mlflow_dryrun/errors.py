@@ -21,6 +21,10 @@ class SampleError(DryRunError):
     """No sample of the training input could be taken."""
 
 
+class RequestError(DryRunError):
+    """The sample, sent as a serving request, does not reach the model."""
+
+
 class InferenceError(DryRunError):
     """The inference pipeline raised while running on the sample."""
 

@@ -148,7 +148,7 @@ def engine_context(
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
     config = config or DryRunConfig()
-    capture = SampleCapture(input_name, config.sample_size)
+    capture = SampleCapture(input_name, config.sample_size, config.sample_strategy)
     capture.offer(input_name, rows)
     model = PipelineModel(inference, catalog, input_name, signature=signature)
     return DryRunContext(
