@@ -57,7 +57,9 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["output_type"] == "DataFrame"
     assert report["json"]["serializable"] is True
     assert report["signature"]["outputs"] == outputs
-    assert set(report["seconds"]) == {"sample", "execute", "check", "infer", "total", "serve"}
+    assert set(report["seconds"]) == {
+        *("sample", "infer", "request", "execute", "check", "contract", "total", "serve")
+    }
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output
     assert view.model_info.saved_input_example_info["type"] == "dataframe"
