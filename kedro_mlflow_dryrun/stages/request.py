@@ -25,7 +25,7 @@ def run(context: DryRunContext) -> None:
     schema = signature.inputs if signature is not None else None
     try:
         context.served_input = as_served(context.sample.data, schema)
-    except Exception as error:  # noqa: BLE001 - whatever the server raises, it rejects the request
+    except Exception as error:
         raise RequestError(
             f"A serving request made of the sample of '{context.input_name}' is rejected "
             f"before it reaches the model: {type(error).__name__}: {error}\n"

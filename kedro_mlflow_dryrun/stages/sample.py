@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from kedro_mlflow_dryrun.adapters.datasets import read_head
 from kedro_mlflow_dryrun.adapters import inputs
+from kedro_mlflow_dryrun.adapters.datasets import read_head
 from kedro_mlflow_dryrun.errors import SampleError
 from kedro_mlflow_dryrun.report import CAPTURED
 
