@@ -1,4 +1,4 @@
-"""Input engines: real pandas, numpy, Polars, Arrow and local Spark, each to the rows a request carries."""
+"""Input engines, with real pandas, numpy, Polars, Arrow and local Spark: rows as served."""
 
 from __future__ import annotations
 

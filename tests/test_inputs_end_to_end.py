@@ -1,4 +1,4 @@
-"""Training inputs beyond pandas, through kedro-datasets in a real project: training never breaks."""
+"""Inputs beyond pandas, through kedro-datasets in a real project: training never breaks."""
 
 from __future__ import annotations
 

@@ -137,8 +137,9 @@ def _read_parquet_head(dataset: AbstractDataset, size: int) -> Rows:
         with_missing = _columns_with_nulls(parquet_file.metadata)
     frame = arrow_to_pandas(table, with_missing or ())
     # Other load arguments (``dtype_backend``, say) change the dtypes of a full read.
-    recorded = with_missing is not None and set(load_args) <= {"columns"}
-    return Rows(frame, frame_schema(frame, with_missing) if recorded else None, "head")
+    if with_missing is None or not set(load_args) <= {"columns"}:
+        return Rows(frame, None, "head")
+    return Rows(frame, frame_schema(frame, with_missing), "head")
 
 
 def _columns_with_nulls(metadata: FileMetaData) -> set[str] | None:

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
     import pyarrow as pa
-    from mlflow.types import Schema
+    from mlflow.types import DataType, Schema
+    from mlflow.types.schema import AnyType, Array, Map, Object
     from pyspark.sql import DataFrame as SparkDataFrame
+
+    ColumnType = DataType | Array | Object | Map | AnyType
 
 #: The random sample is the same from one run to the next.
 SEED = 0
@@ -94,7 +97,7 @@ def mlflow_schema(data: object) -> Schema | None:
     return infer_signature(model_input=data).inputs
 
 
-def column_type(column: pd.Series) -> object:
+def column_type(column: pd.Series) -> ColumnType:
     """The column's MLflow type, as ``infer_signature`` finds it, from the dtype where it can.
 
     Only a column of Python objects (not strings) needs its values looked at.
@@ -156,6 +159,7 @@ def _pandas_rows(data: object, size: int, strategy: SampleStrategy) -> Rows:
     from mlflow.exceptions import MlflowException
 
     assert isinstance(data, pd.DataFrame | pd.Series)
+    schema: Schema | None
     try:
         if isinstance(data, pd.Series):
             schema = _series_schema(data)

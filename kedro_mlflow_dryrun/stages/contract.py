@@ -19,7 +19,7 @@ logger = logging.getLogger("kedro_mlflow_dryrun")
 
 
 def input_schema(context: DryRunContext) -> Schema | None:
-    """The whole input's schema without ``drop_columns``; read in full only if nothing records it."""
+    """The whole input's schema less ``drop_columns``; read in full only if nothing records it."""
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.adapters.inputs import take

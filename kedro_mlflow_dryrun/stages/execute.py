@@ -50,12 +50,12 @@ def _raise_if_a_dropped_column_was_needed(context: DryRunContext, error: Inferen
 
 def dtype_changes(training: object, served: object) -> list[str]:
     """The columns whose dtype in training is not the one a served model gets."""
-    training_types = getattr(training, "dtypes", None)
-    served_types = getattr(served, "dtypes", None)
-    if not hasattr(training_types, "items") or not hasattr(served_types, "get"):
+    import pandas as pd
+
+    if not isinstance(training, pd.DataFrame) or not isinstance(served, pd.DataFrame):
         return []
     return [
-        f"column {name!r}: {dtype} in training, {served_types[name]} as served"
-        for name, dtype in training_types.items()  # type: ignore[union-attr]
-        if name in served_types and str(served_types[name]) != str(dtype)  # type: ignore[operator]
+        f"column {name!r}: {dtype} in training, {served[name].dtype} as served"
+        for name, dtype in training.dtypes.items()
+        if name in served.columns and served[name].dtype != dtype
     ]
