@@ -81,7 +81,7 @@ def test_a_node_that_needs_training_dtypes_fails_at_training_time(project):
     assert result.returncode == 1, result.output
     assert "The inference pipeline raised in node 'design_matrix'" in result.output
     assert "Can only use .cat accessor with a 'category' dtype" in result.output
-    assert "serving changed the type of column 'city': category in training, str as served" in (
+    assert "changed the type of column 'city' (category in training, str as served)" in (
         result.output
     )
     view = project.mlflow_view()

@@ -29,8 +29,9 @@ def run(context: DryRunContext) -> None:
         if not changes:
             raise
         raise InferenceError(
-            f"{error}\nThe model got the sample as a serving request carries it, and "
-            f"serving changed the type of {'; '.join(changes)}."
+            f"{error}\nThe sample was given as a served model gets it, and serving changed "
+            f"the type of {'; '.join(changes)}: convert the column inside the node (astype) "
+            "rather than rely on the type training loaded."
         ) from error
     context.report.output_type = type(context.output).__name__
 
@@ -55,7 +56,7 @@ def dtype_changes(training: object, served: object) -> list[str]:
     if not isinstance(training, pd.DataFrame) or not isinstance(served, pd.DataFrame):
         return []
     return [
-        f"column {name!r}: {dtype} in training, {served[name].dtype} as served"
+        f"column {name!r} ({dtype} in training, {served[name].dtype} as served)"
         for name, dtype in training.dtypes.items()
         if name in served.columns and served[name].dtype != dtype
     ]
