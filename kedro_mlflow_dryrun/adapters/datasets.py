@@ -93,7 +93,7 @@ def _read_with_load_arg(argument: str) -> Reader:
     """Readers that take a row limit (pandas ``nrows``, Polars ``n_rows``) stop early."""
 
     def read(dataset: AbstractDataset, size: int) -> Rows:
-        partial = dataset._copy()  # type: ignore[attr-defined]
+        partial = dataset._copy()
         partial._load_args = {**dataset._load_args, argument: size}  # type: ignore[attr-defined]
         return Rows(take(partial.load(), size, "head").data, None, "head")
 

@@ -199,7 +199,7 @@ def _lazy_polars_rows(data: object, size: int, strategy: SampleStrategy) -> Rows
 
 
 def _arrow_rows(data: object, size: int, strategy: SampleStrategy) -> Rows:
-    table: pa.Table = data  # type: ignore[assignment]
+    table: pa.Table = data
     rows = table.take(positions(table.num_rows, size, strategy))
     with_missing = [
         n for n, c in zip(table.column_names, table.columns, strict=True) if c.null_count

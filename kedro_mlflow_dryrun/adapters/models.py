@@ -64,9 +64,7 @@ class PipelineModel:
     ) -> None:
         self.inference, self.catalog, self.input_name = inference, catalog, input_name
         (self.output_name,) = inference.outputs()
-        self.producer: str | None = next(
-            n.name for n in inference.nodes if self.output_name in n.outputs
-        )
+        self.producer = next(n.name for n in inference.nodes if self.output_name in n.outputs)
         self._signature = signature
 
     def signature(self) -> ModelSignature | str | None:

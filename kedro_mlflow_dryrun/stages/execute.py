@@ -21,7 +21,7 @@ def run(context: DryRunContext) -> None:
     assert sample is not None and full is not None
     context.report.output_name = model.output_name
     try:
-        context.output = model.predict(context.served_input)  # type: ignore[arg-type]
+        context.output = model.predict(context.served_input)
     except InferenceError as error:
         if sample is not full:
             _raise_if_a_dropped_column_was_needed(context, error)
@@ -39,7 +39,7 @@ def run(context: DryRunContext) -> None:
 def _raise_if_a_dropped_column_was_needed(context: DryRunContext, error: InferenceError) -> None:
     assert context.full_sample is not None
     try:
-        context.model.predict(as_served(context.full_sample.data, None))  # type: ignore[arg-type]
+        context.model.predict(as_served(context.full_sample.data, None))
     except InferenceError:
         return
     raise InferenceError(
