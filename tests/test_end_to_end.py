@@ -58,7 +58,8 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["json"]["serializable"] is True
     assert report["signature"]["outputs"] == outputs
     assert set(report["seconds"]) == {
-        *("sample", "infer", "request", "execute", "check", "contract", "total", "serve")
+        *("capture", "sample", "infer", "request", "execute", "check", "contract", "total"),
+        "serve",
     }
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output

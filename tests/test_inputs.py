@@ -67,6 +67,15 @@ def test_a_pandas_schema_is_the_one_kedro_mlflow_infers_from_the_whole_input():
     assert not rows.data["garden"].isna().any(), "the sample alone would call it required"
 
 
+def test_a_series_is_served_as_a_one_column_table():
+    series = houses()["garden"]
+
+    rows = take(series, 10, "random")
+
+    assert list(rows.data.columns) == ["garden"] and len(rows.data) == 10
+    assert rows.schema == infer_signature(model_input=series).inputs
+
+
 def test_polars_rows_are_a_pandas_frame_with_the_whole_input_dtypes():
     frame = pl.from_pandas(houses()).with_columns(
         pl.when(pl.int_range(pl.len()) == 900).then(None).otherwise(pl.col("rooms")).alias("rooms")

@@ -50,9 +50,9 @@ def test_an_input_column_named_as_an_output_column_warns_with_the_fix():
 
     assert not report.failed, report.reason
     (warning,) = report.warnings
-    assert "The input schema lists ['price'], which the output also holds" in warning
+    assert "The input schema lists 'price', which the output also holds" in warning
     assert "Every serving request will have to carry it" in warning
-    assert "Fix: add it to drop_columns in dryrun.yml (drop_columns: [price])" in warning
+    assert "Fix: add 'price' to drop_columns in dryrun.yml." in warning
 
 
 CAT_CODES = """
@@ -81,7 +81,10 @@ def test_a_node_that_needs_training_dtypes_fails_at_training_time(project):
     assert result.returncode == 1, result.output
     assert "The inference pipeline raised in node 'design_matrix'" in result.output
     assert "Can only use .cat accessor with a 'category' dtype" in result.output
-    assert "changed the type of column 'city' (category in training, str as served)" in (
+    assert "Serving changed the type of column 'city' (category in training, str as served)." in (
+        result.output
+    )
+    assert "Fix: make node 'design_matrix' accept the rows of 'houses' as a serving request " in (
         result.output
     )
     view = project.mlflow_view()

@@ -168,7 +168,9 @@ def _pandas_rows(data: object, size: int, strategy: SampleStrategy) -> Rows:
             schema = frame_schema(data, with_missing)
     except MlflowException:  # a column of objects MLflow cannot type: it records ``any``
         schema = mlflow_schema(data)
-    return Rows(data.iloc[positions(len(data), size, strategy)], schema, strategy)
+    rows = data.iloc[positions(len(data), size, strategy)]
+    # A request carries a table: a served Series arrives as a one-column frame.
+    return Rows(rows.to_frame() if isinstance(rows, pd.Series) else rows, schema, strategy)
 
 
 def _series_schema(series: pd.Series) -> Schema:

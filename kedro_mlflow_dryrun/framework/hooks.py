@@ -56,8 +56,7 @@ class DryRunHook:
         self._run = None
         if isinstance(pipeline, PipelineML):
             dataset = self._config.sample_dataset or pipeline.input_name
-            config = self._config
-            capture = SampleCapture(dataset, config.sample_size, config.sample_strategy)
+            capture = SampleCapture(dataset, self._config.sample_size, self._config.sample_strategy)
             self._run = _PipelineRun(capture, skip_reason(self._config, run_params))
         elif combined := combined_pipeline_ml_names(run_params, pipeline):
             reason = (

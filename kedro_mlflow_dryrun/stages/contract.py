@@ -51,10 +51,11 @@ def target(context: DryRunContext) -> None:
     outputs = set(signature.outputs.input_names())
     shared = [name for name in signature.inputs.input_names() if name in outputs]
     if shared:
-        names = ", ".join(map(str, shared))
+        # Quoted names, no brackets: Kedro's rich log handler reads [..] as markup.
+        names = ", ".join(repr(name) for name in shared)
         context.found(
             "target_in_input",
-            f"The input schema lists {shared}, which the output also holds: the training "
+            f"The input schema lists {names}, which the output also holds: the training "
             "target, most likely. Every serving request will have to carry it.\n"
-            f"  Fix: add it to drop_columns in dryrun.yml (drop_columns: [{names}]).",
+            f"  Fix: add {names} to drop_columns in dryrun.yml.",
         )

@@ -28,9 +28,10 @@ def run(context: DryRunContext) -> None:
         changes = dtype_changes(sample.data, context.served_input)
         if not changes:
             raise
+        what, _, fix = str(error).partition("\nFix: ")
         raise InferenceError(
-            f"{error}\nThe sample was given as a served model gets it, and serving changed "
-            f"the type of {'; '.join(changes)}: convert the column inside the node (astype) "
+            f"{what}\nServing changed the type of {'; '.join(changes)}.\n"
+            f"Fix: {fix.rstrip('.')}: convert the column inside the node (astype, say) "
             "rather than rely on the type training loaded."
         ) from error
     context.report.output_type = type(context.output).__name__

@@ -11,6 +11,7 @@ whole dataset: rows further in cannot be reached without reading all before them
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -63,12 +64,16 @@ class SampleCapture:
         self.strategy: SampleStrategy = strategy
         self.sample: Sample | None = None
         self.error: SampleError | None = None
+        #: Time spent inside the training node: the sample and the whole input's schema.
+        self.seconds = 0.0
 
     def offer(self, dataset_name: str, data: object) -> None:
         if dataset_name != self.dataset_name or self.sample or self.error:
             return
         try:
+            start = time.perf_counter()
             self.sample = Sample.of(inputs.take(data, self.size, self.strategy), CAPTURED)
+            self.seconds = round(time.perf_counter() - start, 4)
         except SampleError as error:
             self.error = error
         except Exception as error:  # noqa: BLE001 - must never fail the training node
@@ -92,6 +97,7 @@ def take(context: DryRunContext) -> None:
         )
     if capture is not None and capture.sample is not None:
         full = capture.sample
+        report.seconds["capture"] = capture.seconds
     elif context.catalog is not None:
         full = read_partial(context.catalog, dataset_name, config.sample_size)
     else:
@@ -127,8 +133,8 @@ def _unreadable(dataset_name: str, reason: str) -> str:
         f"The dry run needs a sample of '{dataset_name}', but training did not "
         f"load it and {reason}.\n"
         f"Fix: run the whole training pipeline, or declare '{dataset_name}' as a "
-        "CSV or Parquet dataset so its first rows can be read, or set sample_dataset "
-        "in dryrun.yml to one that can."
+        "CSV, Parquet, Polars or Spark dataset so its first rows can be read, or set "
+        "sample_dataset in dryrun.yml to one that can."
     )
 
 
