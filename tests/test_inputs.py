@@ -184,3 +184,21 @@ def test_a_spark_dataset_is_read_in_part_through_the_catalog(spark, tmp_path):
 
     assert sample.source == PARTIAL_READ and sample.rows == 10
     assert sample.schema == infer_signature(model_input=spark.read.parquet(path)).inputs
+
+
+def test_a_polars_dataset_is_read_in_part_through_the_catalog(tmp_path):
+    from kedro.io import DataCatalog
+    from kedro_datasets.polars import EagerPolarsDataset
+
+    from kedro_mlflow_dryrun.stages.sample import read_partial
+
+    path = tmp_path / "houses.csv"
+    houses().to_csv(path, index=False)
+    with path.open("a") as file:  # a broken line proves that the reader stopped before it
+        file.write('1,2,"unterminated\n')
+    dataset = EagerPolarsDataset(filepath=str(path), file_format="csv")
+
+    sample = read_partial(DataCatalog({"houses": dataset}), "houses", 10)
+
+    pd.testing.assert_frame_equal(sample.data, houses().head(10), check_dtype=False)
+    assert sample.schema is None, "a CSV file records nothing: the schema needs a full read"
