@@ -132,8 +132,8 @@ def input_profile(folder: Path, repeats: int) -> None:
     cells = (profile, inference, inference + reload)
     print("| " + " | ".join(f"{seconds * 1e3:.1f} ms" for seconds in cells) + " |")
     print(
-        f"\nplugin / infer_signature: {profile / inference:.3f}; "
-        f"plugin / (reload + infer_signature): {profile / (inference + reload):.3f}"
+        f"\nplugin / infer_signature: 1 / {inference / profile:,.0f}; "
+        f"plugin / (reload + infer_signature): 1 / {(inference + reload) / profile:,.0f}"
     )
 
 

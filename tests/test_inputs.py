@@ -109,6 +109,8 @@ def test_an_arrow_table_is_sampled_like_a_frame():
 
     assert len(rows.data) == 20 and list(rows.data.columns) == ["area", "rooms", "city", "garden"]
     assert required(rows.schema)["garden"] == ("double", False)
+    batch = table.to_batches()[0]
+    assert take(batch, 20, "random").schema == rows.schema
 
 
 def test_a_dict_of_columns_and_a_list_of_records_become_tables():

@@ -201,7 +201,9 @@ def _lazy_polars_rows(data: object, size: int, strategy: SampleStrategy) -> Rows
 
 
 def _arrow_rows(data: object, size: int, strategy: SampleStrategy) -> Rows:
-    table: pa.Table = data
+    import pyarrow as pa
+
+    table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
     rows = table.take(positions(table.num_rows, size, strategy))
     with_missing = [
         n for n, c in zip(table.column_names, table.columns, strict=True) if c.null_count
