@@ -17,16 +17,10 @@ from kedro_mlflow_dryrun.stages.sample import read_partial
 
 def houses_missing_a_garden_at_row(row: int, rows: int = 400) -> pd.DataFrame:
     """The example's houses, and a column whose only missing value is at ``row``."""
-    from house_prices.synthetic import make_houses
-
-    houses = make_houses(rows)
+    example = pd.read_csv(EXAMPLE / "data/01_raw/houses.csv")
+    houses = pd.concat([example] * (rows // len(example) + 1), ignore_index=True).head(rows)
     houses.insert(4, "garden", np.where(np.arange(rows) == row, np.nan, 12.5))
     return houses
-
-
-@pytest.fixture(autouse=True)
-def example_importable(monkeypatch):
-    monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
 
 
 def input_schema(project) -> list[dict]:

@@ -34,6 +34,7 @@ def input_schema(context: DryRunContext) -> Schema | None:
             dataset_name,
         )
         assert context.catalog is not None
+        # The engine profiles the whole input it is given; the one row it takes is dropped.
         schema = take(context.catalog.load(dataset_name), 1, "head").schema
     dropped = set(context.config.drop_columns)
     if schema is None or not dropped:
