@@ -2,8 +2,9 @@
 
 The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
 
-    before the model is logged:  environment (code shipped) -> sample -> execute -> check
-                                 -> infer -> drift
+    before the model is logged:  environment (code shipped) -> sample -> infer inputs
+                                 -> request -> execute -> check -> infer outputs
+                                 -> contract -> drift
     after it is logged:          environment (audit, fresh) -> serve
     then:                        record
 
@@ -24,8 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from kedro_mlflow_dryrun.config import DryRunConfig
-from kedro_mlflow_dryrun.errors import DriftError, DryRunError, DryRunFailed, SerializationError
-from kedro_mlflow_dryrun.report import DryRunReport
+from kedro_mlflow_dryrun.errors import (
+    DriftError,
+    DryRunError,
+    DryRunFailed,
+    DryRunSkipped,
+    SerializationError,
+)
+from kedro_mlflow_dryrun.report import PASSED, DryRunReport
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,11 +114,13 @@ def run_stages(context: DryRunContext, stages: Sequence[Stage], total: str | Non
     report = context.report
     with _timed(report.seconds, total):
         for stage in stages:
-            if report.failed:
+            if report.status != PASSED:
                 return
             try:
                 with _timed(report.seconds, stage_name(stage)):
                     stage(context)
+            except DryRunSkipped as skipped:
+                report.skip(str(skipped))
             except DryRunError as error:
                 report.fail(str(error))
             except Exception as error:
@@ -152,15 +161,26 @@ def _timed(seconds: dict[str, float], name: str | None) -> Iterator[None]:
 
 def before_logging() -> tuple[Stage, ...]:
     """What runs before kedro-mlflow logs the model; imported late, to start fast."""
-    from kedro_mlflow_dryrun.stages import check, drift, environment, execute, infer, sample
+    from kedro_mlflow_dryrun.stages import (
+        check,
+        contract,
+        drift,
+        environment,
+        execute,
+        infer,
+        request,
+        sample,
+    )
 
     return (
         environment.prepare,
         sample.take,
         infer.inputs,
+        request.run,
         execute.run,
         check.run,
         infer.outputs,
+        contract.target,
         drift.compare,
     )
 
@@ -173,7 +193,7 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
 
     with ExitStack() as stack:
         stack.enter_context(environment.while_logging(context))
-        if context.config.serve_check and not context.report.failed:
+        if context.config.serve_check and context.report.status == PASSED:
             stack.enter_context(serve.instead_of_mlflow_validation())
         yield
 

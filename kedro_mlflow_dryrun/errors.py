@@ -9,6 +9,10 @@ class DryRunError(Exception):
     """Base class for every error the dry run reports."""
 
 
+class DryRunSkipped(DryRunError):
+    """The dry run cannot check this run: recorded as skipped, with the reason and the fix."""
+
+
 class ConfigError(DryRunError):
     """``dryrun.yml`` holds a key or value the plugin cannot use."""
 
@@ -19,6 +23,10 @@ class PipelineDefinitionError(DryRunError):
 
 class SampleError(DryRunError):
     """No sample of the training input could be taken."""
+
+
+class RequestError(DryRunError):
+    """The sample, sent as a serving request, does not reach the model."""
 
 
 class InferenceError(DryRunError):

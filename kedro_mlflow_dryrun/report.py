@@ -27,6 +27,7 @@ class DryRunReport:
     input_type: str | None = None
     sample_rows: int | None = None
     sample_source: str | None = None
+    sample_strategy: str | None = None
     output_name: str | None = None
     output_type: str | None = None
     model_uri: str | None = None

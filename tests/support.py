@@ -68,6 +68,15 @@ class Project:
         with (self.path / relative).open("a") as file:
             file.write("\n" + textwrap.dedent(text))
 
+    def set_catalog_entry(self, name: str, entry: str) -> None:
+        """Declares ``name`` anew in ``conf/base/catalog.yml``, in place of its entry."""
+        import yaml
+
+        path = self.path / "conf/base/catalog.yml"
+        catalog = yaml.safe_load(path.read_text())
+        catalog[name] = yaml.safe_load(textwrap.dedent(entry))
+        path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+
     def override_node(self, source: str) -> None:
         """Redefines node functions: the pipelines pick up the last definition."""
         self.append(f"src/{PACKAGE}/pipelines/nodes.py", source)
@@ -148,7 +157,7 @@ def engine_context(
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
     config = config or DryRunConfig()
-    capture = SampleCapture(input_name, config.sample_size)
+    capture = SampleCapture(input_name, config.sample_size, config.sample_strategy)
     capture.offer(input_name, rows)
     model = PipelineModel(inference, catalog, input_name, signature=signature)
     return DryRunContext(

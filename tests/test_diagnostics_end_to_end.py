@@ -106,8 +106,11 @@ def test_input_example_rows_zero_logs_no_example(project):
     assert view.signature.outputs is not None
 
 
-def test_serve_check_catches_a_model_that_rejects_its_own_requests(project):
-    """An explicit signature that omits inputs makes the served model drop them."""
+def test_a_signature_that_omits_inputs_fails_the_dry_run_with_the_columns(project):
+    """An explicit signature that omits inputs makes the served model drop them.
+
+    The dry run gives the pipeline the sample as served, so it fails before the serve check.
+    """
     project.append(
         "src/house_prices/pipeline_registry.py",
         """
@@ -128,8 +131,10 @@ def test_serve_check_catches_a_model_that_rejects_its_own_requests(project):
     result = project.kedro("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
-    message = _error(result)
-    assert "loaded back, rejects a request made of the sample" in message
-    assert "KeyError" in message
+    assert "The inference pipeline raised in node 'design_matrix'" in result.output
+    assert "KeyError" in result.output
+    assert "the input schema leaves out 'rooms', 'age', 'city', so a served model" in (
+        result.output
+    )
     _assert_logged(project)
     assert project.mlflow_view().report["serve"] is None

@@ -57,8 +57,10 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["output_type"] == "DataFrame"
     assert report["json"]["serializable"] is True
     assert report["signature"]["outputs"] == outputs
-    stages = {"environment", "sample", "execute", "check", "infer", "drift", "total", "serve"}
-    assert set(report["seconds"]) == stages
+    assert set(report["seconds"]) == {
+        *("environment", "capture", "sample", "infer", "request", "execute", "check"),
+        *("contract", "drift", "total", "serve"),
+    }
     assert view.tags["dryrun.environment"] == report["environment"]["status"] == "passed"
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output

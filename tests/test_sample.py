@@ -11,7 +11,7 @@ from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_datasets.pickle import PickleDataset
 
 from kedro_mlflow_dryrun import SampleError
-from kedro_mlflow_dryrun.adapters.inputs import head
+from kedro_mlflow_dryrun.adapters.inputs import take
 from kedro_mlflow_dryrun.report import CAPTURED
 from kedro_mlflow_dryrun.stages.sample import PARTIAL_READ, SampleCapture, read_partial
 
@@ -23,7 +23,7 @@ frames = data_frames(
 
 @given(frame=frames, size=st.integers(min_value=1, max_value=40))
 def test_head_is_the_first_rows_and_a_copy(frame, size):
-    sample = head(frame, size)
+    sample = take(frame, size, "head").data
 
     pd.testing.assert_frame_equal(sample, frame.iloc[:size])
     if len(sample):
@@ -34,17 +34,13 @@ def test_head_is_the_first_rows_and_a_copy(frame, size):
 
 @given(values=st.lists(st.integers(), max_size=30), size=st.integers(min_value=1, max_value=40))
 def test_head_of_arrays_and_lists(values, size):
-    assert head(values, size) == values[:size]
-    np.testing.assert_array_equal(head(np.array(values), size), np.array(values)[:size])
-
-
-def test_head_refuses_data_without_rows():
-    with pytest.raises(SampleError, match="is a dict, which has no rows"):
-        head({"a": 1}, 10)
+    assert take(values, size, "head").data == values[:size]
+    array = np.array(values)
+    np.testing.assert_array_equal(take(array, size, "head").data, array[:size])
 
 
 def test_capture_keeps_the_first_load_of_the_input_only():
-    capture = SampleCapture("houses", size=2)
+    capture = SampleCapture("houses", size=2, strategy="head")
     capture.offer("regressor", pd.DataFrame({"x": [9, 9, 9]}))
     capture.offer("houses", pd.DataFrame({"x": [1, 2, 3]}))
     capture.offer("houses", pd.DataFrame({"x": [7, 8, 9]}))
@@ -69,6 +65,7 @@ def test_partial_read_of_a_csv_reads_only_the_first_rows(tmp_path, big_frame):
     sample = read_partial(catalog, "houses", 10)
 
     assert sample.source == PARTIAL_READ
+    assert sample.schema is None, "a CSV file records no types: a full read infers them"
     pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
 
 

@@ -1,5 +1,11 @@
 """Partial reads of kedro-datasets entries: the first rows, never the whole file.
 
+Only the first rows: a row further in cannot be reached without reading all the
+rows before it (CSV), or the pages that hold it (Parquet). With the rows comes
+what the format records of the whole input: a Parquet file's schema and null
+counts, a Spark frame's schema. A CSV file records nothing, so its schema is left
+to a full read, and only when a signature is inferred.
+
 This is the one module that touches kedro-datasets' private attributes
 (``_load_args``, ``_copy``, ``_fs``, ``_get_load_path``). Readers are chosen by
 ``isinstance`` on the dataset class; a reader that meets attributes it does not
@@ -15,12 +21,14 @@ from typing import TYPE_CHECKING
 
 from kedro.io import AbstractDataset
 
+from kedro_mlflow_dryrun.adapters.inputs import Rows, arrow_to_pandas, frame_schema, take
+
 if TYPE_CHECKING:
-    import pandas as pd
+    from pyarrow.parquet import FileMetaData
 
 logger = logging.getLogger(__name__)
 
-Reader = Callable[[AbstractDataset, int], object]
+Reader = Callable[[AbstractDataset, int], Rows]
 
 
 def loads_anew(dataset: AbstractDataset | None) -> bool:
@@ -41,8 +49,8 @@ def round_trips_exactly(dataset: AbstractDataset | None) -> bool:
     return type(dataset) is PickleDataset
 
 
-def read_head(dataset: AbstractDataset, size: int) -> object | None:
-    """The first ``size`` rows (or a lazy frame to take them from); ``None``: no partial read."""
+def read_head(dataset: AbstractDataset, size: int) -> Rows | None:
+    """The first ``size`` rows; ``None``: the dataset cannot be read partially."""
     for dataset_type, reader in _readers():
         if isinstance(dataset, dataset_type):
             try:
@@ -79,6 +87,12 @@ def _readers() -> list[tuple[type, Reader]]:
     except ImportError:
         pass
     try:
+        from kedro_datasets.polars import EagerPolarsDataset
+
+        readers.append((EagerPolarsDataset, _read_with_load_arg("n_rows")))
+    except ImportError:
+        pass
+    try:
         from kedro_datasets.polars import LazyPolarsDataset
 
         readers.append((LazyPolarsDataset, _load_lazy))
@@ -96,25 +110,30 @@ def _readers() -> list[tuple[type, Reader]]:
 def _read_with_load_arg(argument: str) -> Reader:
     """Readers that take a row limit (pandas ``nrows``, Polars ``n_rows``) stop early."""
 
-    def read(dataset: AbstractDataset, size: int) -> object:
+    def read(dataset: AbstractDataset, size: int) -> Rows:
         partial = dataset._copy()
         partial._load_args = {**dataset._load_args, argument: size}  # type: ignore[attr-defined]
-        return partial.load()
+        return Rows(take(partial.load(), size, "head").data, None, "head")
 
     return read
 
 
-def _load_lazy(dataset: AbstractDataset, size: int) -> object:
+def _load_lazy(dataset: AbstractDataset, size: int) -> Rows:
     """Spark and lazy Polars frames read nothing until rows are asked for."""
-    return dataset.load()
+    return take(dataset.load(), size, "head")
 
 
-def _read_parquet_head(dataset: AbstractDataset, size: int) -> pd.DataFrame:
-    """Reads the first batch of the leading row groups; ``pandas.read_parquet`` reads all."""
+def _read_parquet_head(dataset: AbstractDataset, size: int) -> Rows:
+    """Reads the first batch of the leading row groups; ``pandas.read_parquet`` reads all.
+
+    The footer gives the rest: the column types and, per row group, the null counts.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     load_path = str(dataset._get_load_path())  # type: ignore[attr-defined]
-    columns = dataset._load_args.get("columns")  # type: ignore[attr-defined]
+    load_args = dataset._load_args  # type: ignore[attr-defined]
+    columns = load_args.get("columns")
     with dataset._fs.open(load_path, mode="rb") as file:  # type: ignore[attr-defined]
         # No pre-buffering: it would read whole column chunks ahead of the first rows.
         parquet_file = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 16)
@@ -128,12 +147,35 @@ def _read_parquet_head(dataset: AbstractDataset, size: int) -> pd.DataFrame:
             batch_size=size, row_groups=groups, columns=columns, use_threads=False
         )
         first = next(batches, None)
-        if first is None:
-            return parquet_file.schema_arrow.empty_table().to_pandas()
-        return first.to_pandas()
+        table = (
+            pa.Table.from_batches([first])
+            if first is not None
+            else parquet_file.schema_arrow.empty_table()
+        )
+        with_missing = _columns_with_nulls(parquet_file.metadata)
+    frame = arrow_to_pandas(table, with_missing or ())
+    # Other load arguments (``dtype_backend``, say) change the dtypes of a full read.
+    if with_missing is None or not set(load_args) <= {"columns"}:
+        return Rows(frame, None, "head")
+    return Rows(frame, frame_schema(frame, with_missing), "head")
 
 
-def _read_preview(dataset: AbstractDataset, size: int) -> pd.DataFrame | None:
+def _columns_with_nulls(metadata: FileMetaData) -> set[str] | None:
+    """The columns a null count in the footer says hold a missing value; ``None``: unknown."""
+    names = set()
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            statistics = chunk.statistics
+            if statistics is None or not statistics.has_null_count:
+                return None
+            if statistics.null_count:
+                names.add(chunk.path_in_schema)
+    return names
+
+
+def _read_preview(dataset: AbstractDataset, size: int) -> Rows | None:
     """Other kedro-datasets tables offer ``preview(nrows)`` for Kedro-Viz."""
     preview = getattr(dataset, "preview", None)
     if preview is None or "nrows" not in inspect.signature(preview).parameters:
@@ -141,4 +183,5 @@ def _read_preview(dataset: AbstractDataset, size: int) -> pd.DataFrame | None:
     import pandas as pd
 
     split = preview(nrows=size)
-    return pd.DataFrame(split["data"], columns=split["columns"], index=split["index"])
+    frame = pd.DataFrame(split["data"], columns=split["columns"], index=split["index"])
+    return Rows(frame, None, "head")

@@ -64,7 +64,7 @@ class DryRunHook:
         self._run = None
         if isinstance(pipeline, PipelineML):
             dataset = self._config.sample_dataset or pipeline.input_name
-            capture = SampleCapture(dataset, self._config.sample_size)
+            capture = SampleCapture(dataset, self._config.sample_size, self._config.sample_strategy)
             artifacts = pipeline.inference.inputs() - {pipeline.input_name}
             project_path = Path(str(run_params.get("project_path") or Path.cwd()))
             reason = skip_reason(self._config, run_params)
@@ -94,7 +94,7 @@ class DryRunHook:
 
         from kedro_mlflow_dryrun import engine
         from kedro_mlflow_dryrun.framework.project import training_context
-        from kedro_mlflow_dryrun.report import DryRunReport
+        from kedro_mlflow_dryrun.report import PASSED, DryRunReport
         from kedro_mlflow_dryrun.stages.record import publish
 
         run, self._run, active, config = self._run, None, mlflow.active_run(), self._config
@@ -125,7 +125,7 @@ class DryRunHook:
             result = yield  # kedro-mlflow logs the model and ends the MLflow run
         if interrupted is not None:
             raise interrupted
-        if not report.failed and (stages := engine.after_logging(config)):
+        if report.status == PASSED and (stages := engine.after_logging(config)):
             engine.run_stages(context, stages)
             publish(run_id, report, report.serve_summary(full_reason))
         engine.raise_if_failed(context)

@@ -1,4 +1,4 @@
-"""Infer: the model signature, inputs from the sample and outputs from the dry run.
+"""Infer: the model signature, inputs from the whole input and outputs from the dry run.
 
 ``inputs`` runs before the model does, so that kedro-mlflow has an input signature
 (and skips its full reload of the input) even when the dry run fails later.
@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from kedro_mlflow_dryrun.errors import SignatureMismatchError
+from kedro_mlflow_dryrun.stages.contract import input_schema
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -28,9 +29,9 @@ def inputs(context: DryRunContext) -> None:
     if isinstance(setting, ModelSignature):
         context.signature = setting
     elif setting == "auto":
-        assert context.sample is not None
-        context.signature = infer_signature(
-            model_input=context.sample.data, params=context.model.params()
+        context.signature = ModelSignature(
+            inputs=input_schema(context),
+            params=infer_signature(params=context.model.params()).params,
         )
         context.log_model_kwargs["signature"] = context.signature
     context.report.signature = context.signature

@@ -1,25 +1,30 @@
 """Sample: the rows of the training input the inference pipeline is tried on.
 
-Training loads ``input_name`` anyway; :class:`SampleCapture` keeps the first rows
-of what it loaded. Only where training never loaded it (a partial run, a runner
-whose dataset hooks stay in worker processes, ``kedro dryrun``) are the first rows
-read from the catalog entry, and never the whole dataset.
+Training loads ``input_name`` anyway; :class:`SampleCapture` keeps a sample of what
+it loaded (``sample_strategy``: random rows, seeded, or the first rows), and the
+whole input's schema while the whole input is at hand. Only where training never
+loaded it (a partial run, a runner whose dataset hooks stay in worker processes,
+``kedro dryrun``) are the first rows read from the catalog entry, and never the
+whole dataset: rows further in cannot be reached without reading all before them.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from kedro_mlflow_dryrun.adapters import inputs
 from kedro_mlflow_dryrun.adapters.datasets import read_head
-from kedro_mlflow_dryrun.adapters.inputs import head
-from kedro_mlflow_dryrun.errors import SampleError
+from kedro_mlflow_dryrun.errors import DryRunSkipped, SampleError
 from kedro_mlflow_dryrun.report import CAPTURED
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
+    from mlflow.types import Schema
 
+    from kedro_mlflow_dryrun.config import SampleStrategy
     from kedro_mlflow_dryrun.engine import DryRunContext
 
 logger = logging.getLogger(__name__)
@@ -33,6 +38,13 @@ class Sample:
 
     data: object
     source: str
+    #: The whole input's schema as kedro-mlflow records it; ``None``: nothing records it.
+    schema: Schema | None = None
+    strategy: SampleStrategy = "head"
+
+    @classmethod
+    def of(cls, rows: inputs.Rows, source: str) -> Sample:
+        return cls(rows.data, source, rows.schema, rows.strategy)
 
     @property
     def rows(self) -> int:
@@ -40,28 +52,33 @@ class Sample:
 
 
 class SampleCapture:
-    """Keeps the first rows of one dataset the first time a node loads it.
+    """Keeps a sample of one dataset, and its schema, the first time a node loads it.
 
     It runs inside the training node's task: it never raises, and whatever it
     cannot sample is left for :func:`take` to report after the model is logged.
     """
 
-    def __init__(self, dataset_name: str, size: int) -> None:
+    def __init__(self, dataset_name: str, size: int, strategy: SampleStrategy = "random") -> None:
         self.dataset_name = dataset_name
         self.size = size
+        self.strategy: SampleStrategy = strategy
         self.sample: Sample | None = None
         self.error: SampleError | None = None
+        #: Time spent inside the training node: the sample and the whole input's schema.
+        self.seconds = 0.0
 
     def offer(self, dataset_name: str, data: object) -> None:
         if dataset_name != self.dataset_name or self.sample or self.error:
             return
         try:
-            self.sample = Sample(head(data, self.size), CAPTURED)
+            start = time.perf_counter()
+            self.sample = Sample.of(inputs.take(data, self.size, self.strategy), CAPTURED)
+            self.seconds = round(time.perf_counter() - start, 4)
         except SampleError as error:
             self.error = error
         except Exception as error:  # noqa: BLE001 - must never fail the training node
             self.error = SampleError(
-                f"The first rows of '{dataset_name}' (a {type(data).__name__}) could not "
+                f"A sample of '{dataset_name}' (a {type(data).__name__}) could not "
                 f"be taken: {type(error).__name__}: {error}"
             )
 
@@ -72,12 +89,17 @@ def take(context: DryRunContext) -> None:
     dataset_name = config.sample_dataset or context.input_name
     capture = context.captured
     if capture is not None and capture.error is not None:
-        raise SampleError(
-            f"{capture.error}\nFix: set sample_dataset in dryrun.yml to a pandas, Polars or "
-            "Spark table of the same columns, or load the input as one of those."
+        # Nothing says the model cannot serve: nothing was checked. kedro-mlflow logs
+        # its model as without the plugin, and the reason says how to get the check.
+        raise DryRunSkipped(
+            f"{capture.error}\nFix: set sample_dataset in dryrun.yml to a catalog entry "
+            "holding the same columns as a table (CSV, Parquet, pandas, Polars, Spark), or "
+            f"make '{dataset_name}' load as one, e.g. convert it to a pandas DataFrame in "
+            "the node that writes it."
         )
     if capture is not None and capture.sample is not None:
         full = capture.sample
+        report.seconds["capture"] = capture.seconds
     elif context.catalog is not None:
         full = read_partial(context.catalog, dataset_name, config.sample_size)
     else:
@@ -92,6 +114,7 @@ def take(context: DryRunContext) -> None:
     context.sample = without_columns(full, config.drop_columns)
     report.input_name = context.input_name
     report.sample_rows, report.sample_source = context.sample.rows, context.sample.source
+    report.sample_strategy = context.sample.strategy
 
 
 def read_partial(catalog: CatalogProtocol, dataset_name: str, size: int) -> Sample:
@@ -99,12 +122,12 @@ def read_partial(catalog: CatalogProtocol, dataset_name: str, size: int) -> Samp
     if dataset_name not in catalog:
         raise SampleError(_unreadable(dataset_name, "it is not in the catalog"))
     dataset = catalog.get(dataset_name)
-    data = read_head(dataset, size) if dataset is not None else None
-    if data is None:
+    rows = read_head(dataset, size) if dataset is not None else None
+    if rows is None:
         raise SampleError(
             _unreadable(dataset_name, f"a {type(dataset).__name__} cannot be read partially")
         )
-    return Sample(head(data, size), PARTIAL_READ)
+    return Sample.of(rows, PARTIAL_READ)
 
 
 def _unreadable(dataset_name: str, reason: str) -> str:
@@ -112,8 +135,8 @@ def _unreadable(dataset_name: str, reason: str) -> str:
         f"The dry run needs a sample of '{dataset_name}', but training did not "
         f"load it and {reason}.\n"
         f"Fix: run the whole training pipeline, or declare '{dataset_name}' as a "
-        "CSV or Parquet dataset so its first rows can be read, or set sample_dataset "
-        "in dryrun.yml to one that can."
+        "CSV, Parquet, Polars or Spark dataset so its first rows can be read, or set "
+        "sample_dataset in dryrun.yml to one that can."
     )
 
 
@@ -128,4 +151,4 @@ def without_columns(sample: Sample, columns: tuple[str, ...]) -> Sample:
             f"dryrun.yml: drop_columns names {missing}, which the sample does not have; "
             f"its columns are {present}."
         )
-    return Sample(sample.data.drop(columns=list(columns)), sample.source)  # type: ignore[attr-defined]
+    return replace(sample, data=sample.data.drop(columns=list(columns)))  # type: ignore[attr-defined]

@@ -1,0 +1,228 @@
+#!/usr/bin/env python
+"""Spark and the input contract: what the plugin costs where the input is large.
+
+One command, self-contained (it generates its data and copies the example project)::
+
+    python benchmarks/bench_spark.py [--repeats 5] [--run-rows 100000]
+
+It prints, measured side by side in one run, medians:
+
+1. the Spark sample (``limit(n)`` then ``toPandas()``, and the schema MLflow reads
+   from the Spark frame) of a Parquet input of 10^5 and of 10^6 rows, alternated,
+   beside collecting the whole frame with ``toPandas()``;
+2. the input profile at 10^6 rows of a pandas frame (the sample, the dtypes, one
+   ``isna().any()`` per column), beside what kedro-mlflow's ``signature: "auto"``
+   pays for the same schema: ``infer_signature`` on the whole frame, after reading
+   the whole CSV file again;
+3. ``kedro run --pipeline=training`` of the example trained on a Spark input
+   (``spark.SparkDataset``, local[2]), with the plugin on, and with kedro-mlflow
+   alone (``DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow-dryrun",)``), alternated;
+   the plugin's own seconds are read from ``dryrun/report.json``. Whole-process
+   times of Spark runs vary by seconds from run to run: the in-process time is the
+   plugin's share, the whole-process ratio says that nothing else grew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "house_prices"
+sys.path.insert(0, str(EXAMPLE / "src"))
+
+from house_prices.synthetic import make_houses  # noqa: E402
+from kedro_mlflow_dryrun.adapters.inputs import take  # noqa: E402
+
+SPARK_ARGS = (
+    "--master local[2] --conf spark.ui.enabled=false --conf spark.ui.showConsoleProgress=false "
+    "pyspark-shell"
+)
+ENV = {
+    **os.environ,
+    "KEDRO_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PYSPARK_SUBMIT_ARGS": SPARK_ARGS,
+}
+SPARK_CATALOG = """
+houses:
+  type: spark.SparkDataset
+  file_format: csv
+  filepath: data/01_raw/houses.csv
+  load_args: {header: true, inferSchema: true}
+regressor:
+  type: pickle.PickleDataset
+  filepath: data/06_models/regressor.pkl
+"""
+TRAIN_ON_SPARK = """
+
+_fit_on_pandas = fit_regressor
+
+
+def fit_regressor(houses, features):
+    return _fit_on_pandas(houses.toPandas(), features)
+"""
+
+
+def median_seconds(action: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def spark_sample(folder: Path, repeats: int) -> None:
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_SUBMIT_ARGS"] = SPARK_ARGS
+    spark = SparkSession.builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    paths = {}
+    for rows in (10**5, 10**6):
+        paths[rows] = str(folder / f"houses_{rows}.parquet")
+        make_houses(rows).to_parquet(paths[rows], row_group_size=100_000)
+        take(spark.read.parquet(paths[rows]), 100, "random")  # warm up: JVM, code paths
+    sample: dict[int, list[float]] = {rows: [] for rows in paths}
+    for _ in range(repeats):  # alternated, so a slower moment of the machine hits both
+        for rows, path in paths.items():
+            start = time.perf_counter()
+            take(spark.read.parquet(path), 100, "random")
+            sample[rows].append(time.perf_counter() - start)
+    print("\n## Spark sample: limit(100).toPandas() and the schema, Parquet input, local[2]\n")
+    print("| rows | sample | whole frame toPandas() |")
+    print("| --- | --- | --- |")
+    for rows, path in paths.items():
+        whole = median_seconds(lambda path=path: spark.read.parquet(path).toPandas(), repeats)
+        print(
+            f"| {rows:,} | {statistics.median(sample[rows]) * 1e3:.0f} ms | {whole * 1e3:.0f} ms |"
+        )
+    ratio = statistics.median(sample[10**6]) / statistics.median(sample[10**5])
+    print(f"\nsample at 10^6 / sample at 10^5: {ratio:.2f}")
+    spark.stop()
+
+
+def input_profile(folder: Path, repeats: int) -> None:
+    from mlflow.models import infer_signature
+
+    frame = make_houses(10**6)
+    frame.loc[654_321, "area"] = None
+    path = folder / "houses_profile.csv"
+    frame.to_csv(path, index=False)
+    profile = median_seconds(lambda: take(frame, 100, "random"), repeats)
+    inference = median_seconds(lambda: infer_signature(model_input=frame), repeats)
+    reload = median_seconds(lambda: pd.read_csv(path), repeats)
+    print("\n## Input profile at 10^6 rows (pandas, 5 columns)\n")
+    print("| plugin: sample + schema | kedro-mlflow: infer_signature | kedro-mlflow: + reload |")
+    print("| --- | --- | --- |")
+    cells = (profile, inference, inference + reload)
+    print("| " + " | ".join(f"{seconds * 1e3:.1f} ms" for seconds in cells) + " |")
+    print(
+        f"\nplugin / infer_signature: 1 / {inference / profile:,.0f}; "
+        f"plugin / (reload + infer_signature): 1 / {(inference + reload) / profile:,.0f}"
+    )
+
+
+def spark_project(folder: Path, name: str, rows: int, plugin: bool) -> Path:
+    project = folder / name
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"))
+    (project / "conf/base/catalog.yml").write_text(SPARK_CATALOG)
+    make_houses(rows).to_csv(project / "data/01_raw/houses.csv", index=False)
+    nodes = project / "src/house_prices/pipelines/nodes.py"
+    nodes.write_text(nodes.read_text() + TRAIN_ON_SPARK)
+    if not plugin:
+        settings = project / "src/house_prices/settings.py"
+        settings.write_text(
+            settings.read_text() + '\nDISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow-dryrun",)\n'
+        )
+    return project
+
+
+def kedro_run(project: Path) -> float:
+    """Whole-process seconds of one training run."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipeline=training"],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"kedro run failed in {project}:\n{done.stdout}\n{done.stderr}")
+    return seconds
+
+
+def plugin_seconds(project: Path) -> float:
+    """The plugin's own time in the run just made: capture, dry run and serve check."""
+    import mlflow
+
+    tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "house_prices"]
+    (run,) = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    )
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id,
+        artifact_path="dryrun/report.json",
+        tracking_uri=tracking_uri,
+        dst_path=str(project.parent / "downloaded"),
+    )
+    seconds = json.loads(Path(local).read_text())["seconds"]
+    return seconds["capture"] + seconds["total"] + seconds["serve"]
+
+
+def training_share(folder: Path, rows: int, repeats: int) -> None:
+    with_plugin = spark_project(folder, "with_plugin", rows, plugin=True)
+    alone = spark_project(folder, "kedro_mlflow_alone", rows, plugin=False)
+    runs: dict[str, list[float]] = {"plugin": [], "alone": [], "inside": []}
+    for _ in range(repeats):
+        runs["plugin"].append(kedro_run(with_plugin))
+        runs["inside"].append(plugin_seconds(with_plugin))
+        runs["alone"].append(kedro_run(alone))
+    plugin, only, inside = (statistics.median(runs[key]) for key in ("plugin", "alone", "inside"))
+    differences = sorted(a - b for a, b in zip(runs["plugin"], runs["alone"], strict=True))
+    print(f"\n## Spark training run, {rows:,} rows, kedro run --pipeline=training\n")
+    print("| plugin on | kedro-mlflow alone | on / alone | plugin, timed in-process |")
+    print("| --- | --- | --- | --- |")
+    print(
+        f"| {plugin:.2f} s | {only:.2f} s | {plugin / only:.3f} | "
+        f"{inside:.2f} s ({inside / only:.1%} of the run) |"
+    )
+    print(
+        f"\npaired differences on - alone: {differences[0]:+.2f} .. {differences[-1]:+.2f} s; "
+        "the in-process time is the capture (the Spark sample and schema), the dry run "
+        "and the serve check, from dryrun/report.json"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--run-rows", type=int, default=100_000)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")  # MLflow's hint on integer columns, pyspark on pandas 3
+    with tempfile.TemporaryDirectory() as folder:
+        spark_sample(Path(folder), args.repeats)
+        input_profile(Path(folder), args.repeats)
+        training_share(Path(folder), args.run_rows, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
