@@ -24,13 +24,12 @@ def main() -> int:
     import mlflow
     from mlflow import MlflowClient
 
+    from kedro_mlflow_dryrun.adapters.models import logged_model_of_run
+
     client = MlflowClient(tracking_uri=TRACKING_URI)
     experiment = client.get_experiment_by_name("house_prices")
     (run,) = client.search_runs([experiment.experiment_id], max_results=1)
-    (model,) = client.search_logged_models(
-        experiment_ids=[experiment.experiment_id],
-        filter_string=f"source_run_id = '{run.info.run_id}'",
-    )
+    model = logged_model_of_run(run.info.run_id, client, experiment.experiment_id)
     mlflow.set_tracking_uri(TRACKING_URI)
     signature = mlflow.models.get_model_info(f"models:/{model.model_id}").signature
     print(f"\nRun {run.info.run_id}: dryrun.status = {run.data.tags.get('dryrun.status')}")

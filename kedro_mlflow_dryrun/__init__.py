@@ -21,7 +21,7 @@ from kedro_mlflow_dryrun.errors import (
 )
 from kedro_mlflow_dryrun.pipeline import pipeline_ml_factory
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Like kedro-mlflow: Kedro's default logging shows only its own and the project's
 # INFO lines, and the dry run's one-line summary is meant to be seen.

@@ -133,13 +133,9 @@ class Project:
 
 def logged_models(client: Any, run: Any) -> list[Any]:
     """The models a run logged, found the way the plugin finds them."""
-    from kedro_mlflow_dryrun.adapters.models import logged_model_of_run
-    from kedro_mlflow_dryrun.errors import ServeCheckError
+    from kedro_mlflow_dryrun.adapters.models import logged_models_of_run
 
-    try:
-        return [logged_model_of_run(run.info.run_id, client, run.info.experiment_id)]
-    except ServeCheckError:
-        return []
+    return logged_models_of_run(run.info.run_id, client, run.info.experiment_id)
 
 
 def engine_context(

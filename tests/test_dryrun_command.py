@@ -11,7 +11,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from test_end_to_end import DECIMAL_PRICES
 
-from support import Project
+from support import Project, logged_models
 
 REGISTERED = '{"name": "house_prices", "registered_model_name": "house_prices"}'
 NO_BAND = """
@@ -144,9 +144,7 @@ def test_preflight_json_is_the_report(project):
 
 def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(project):
     _train(project, "--no-output-schema")
-    (model,) = _client(project).search_logged_models(
-        experiment_ids=[_runs(project)[0].info.experiment_id]
-    )
+    (model,) = logged_models(_client(project), _runs(project)[0])
     uri = f"models:/{model.model_id}"
     before = mlflow.models.get_model_info(uri).signature
     assert before.outputs is None

@@ -20,6 +20,8 @@ import pandas as pd
 
 from kedro_mlflow_dryrun.adapters.inputs import positions
 
+from support import logged_models
+
 NODES = """
     def design_matrix(houses, regressor):
         houses["area"] *= 2  # changes the caller's DataFrame, in place
@@ -271,11 +273,7 @@ def test_a_training_run_leaves_only_its_own_traces(project, tmp_path):
     assert _artifact_files(client, dry_run.info.run_id) == ["dryrun/report.json"]
     assert _artifact_files(client, skipped.info.run_id) == []
     for run in (dry_run, skipped):
-        models = client.search_logged_models(
-            experiment_ids=[run.info.experiment_id],
-            filter_string=f"source_run_id = '{run.info.run_id}'",
-        )
-        assert [model.name for model in models] == ["house_prices"]
+        assert [model.name for model in logged_models(client, run)] == ["house_prices"]
     # A single MLflow run each: the dry run opened none of its own.
     assert len(_runs(project.tracking_uri)) == 2
 

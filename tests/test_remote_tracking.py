@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from support import EXAMPLE, Project
+from support import EXAMPLE, Project, logged_models
 
 EXTRA_COLUMN = """
     _predict_prices = predict_prices
@@ -189,9 +189,7 @@ def _views_by_project(tracking_uri: str, experiment: str, download: Path) -> dic
     views = {}
     for run in client.search_runs([experiment_id]):
         run_id = run.info.run_id
-        models = client.search_logged_models(
-            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
-        )
+        models = logged_models(client, run)
         with _global_tracking_uri(tracking_uri):
             info = mlflow.models.get_model_info(f"models:/{models[0].model_id}")
         local = mlflow.artifacts.download_artifacts(

@@ -272,17 +272,26 @@ def quiet_runner() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def logged_model_of_run(
+def logged_models_of_run(
     run_id: str, client: MlflowClient | None = None, experiment_id: str | None = None
-) -> LoggedModel:
-    """The model kedro-mlflow logged in ``run_id``: the one lookup every caller uses."""
+) -> list[LoggedModel]:
+    """Every model logged in ``run_id``: the one search every caller goes through."""
     from mlflow import MlflowClient
 
     client = client or MlflowClient()
     experiment_id = experiment_id or client.get_run(run_id).info.experiment_id
-    models = client.search_logged_models(
-        experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    return list(
+        client.search_logged_models(
+            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
     )
+
+
+def logged_model_of_run(
+    run_id: str, client: MlflowClient | None = None, experiment_id: str | None = None
+) -> LoggedModel:
+    """The model kedro-mlflow logged in ``run_id``."""
+    models = logged_models_of_run(run_id, client, experiment_id)
     if not models:
         raise ServeCheckError(f"kedro-mlflow logged no model in run {run_id}.")
     return models[-1]
