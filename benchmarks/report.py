@@ -416,9 +416,10 @@ def _commands_suite(results: dict[str, Any]) -> list[str]:
         f"{results['args']['commands_repeats']} rounds\n\n"
         "Each round, on one copy of the example (plugin on): a training run from an empty "
         "store, then `kedro dryrun --json` (the pre-flight, on the artifacts it left), then "
-        "`kedro dryrun --json --model-uri` on the model it logged. Ratios are of medians, to "
-        "the training run. Dry run, serve check and environment audit: the stages' own "
-        "seconds, from `dryrun/report.json` (training) or the printed report (`--json`).\n"
+        "`kedro dryrun --json --model-uri` on the model it logged, then `kedro dryrun --help` "
+        "(the start-up alone). Ratios are of medians, to the training run. Dry run, serve "
+        "check and environment audit: the stages' own seconds, from `dryrun/report.json` "
+        "(training) or the printed report (`--json`).\n"
     ]
     rows = []
     for command, med in commands["median"].items():
