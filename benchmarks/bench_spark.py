@@ -67,6 +67,8 @@ regressor:
   type: pickle.PickleDataset
   filepath: data/06_models/regressor.pkl
 """
+#: The plugin's own seconds in a training run, from ``dryrun/report.json``.
+PLUGIN_PARTS = ("capture", "total", "serve", "environment")
 TRAIN_ON_SPARK = """
 
 _fit_on_pandas = fit_regressor
@@ -168,8 +170,8 @@ def kedro_run(project: Path) -> float:
     return seconds
 
 
-def plugin_seconds(project: Path) -> float:
-    """The plugin's own time in the run just made: capture, dry run and serve check."""
+def plugin_seconds(project: Path) -> dict[str, float]:
+    """The plugin's own time in the run just made: capture, dry run, serve check, audit."""
     import mlflow
 
     tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
@@ -185,16 +187,19 @@ def plugin_seconds(project: Path) -> float:
         dst_path=str(project.parent / "downloaded"),
     )
     seconds = json.loads(Path(local).read_text())["seconds"]
-    return seconds["capture"] + seconds["total"] + seconds["serve"]
+    return {part: seconds.get(part, 0.0) for part in PLUGIN_PARTS}
 
 
 def training_share(folder: Path, rows: int, repeats: int) -> None:
     with_plugin = spark_project(folder, "with_plugin", rows, plugin=True)
     alone = spark_project(folder, "kedro_mlflow_alone", rows, plugin=False)
     runs: dict[str, list[float]] = {"plugin": [], "alone": [], "inside": []}
+    parts: dict[str, list[float]] = {part: [] for part in PLUGIN_PARTS}
     for _ in range(repeats):
         runs["plugin"].append(kedro_run(with_plugin))
-        runs["inside"].append(plugin_seconds(with_plugin))
+        for part, seconds in plugin_seconds(with_plugin).items():
+            parts[part].append(seconds)
+        runs["inside"].append(sum(parts[part][-1] for part in PLUGIN_PARTS))
         runs["alone"].append(kedro_run(alone))
     plugin, only, inside = (statistics.median(runs[key]) for key in ("plugin", "alone", "inside"))
     differences = sorted(a - b for a, b in zip(runs["plugin"], runs["alone"], strict=True))
@@ -207,8 +212,12 @@ def training_share(folder: Path, rows: int, repeats: int) -> None:
     )
     print(
         f"\npaired differences on - alone: {differences[0]:+.2f} .. {differences[-1]:+.2f} s; "
-        "the in-process time is the capture (the Spark sample and schema), the dry run "
-        "and the serve check, from dryrun/report.json"
+        "the in-process time is the capture (the Spark sample and schema), the dry run, "
+        "the serve check and the environment audit, from dryrun/report.json"
+    )
+    print(
+        "in-process, medians: "
+        + ", ".join(f"{part} {statistics.median(parts[part]):.2f} s" for part in PLUGIN_PARTS)
     )
 
 

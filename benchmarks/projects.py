@@ -21,7 +21,7 @@ from measure import PYTHON, REPO, Children, log
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-    from mlflow.entities import Run
+    from mlflow.entities import LoggedModel, Run
 
 EXAMPLE = REPO / "examples" / "house_prices"
 PLUGIN_DIST = "kedro-mlflow-dryrun"
@@ -190,9 +190,12 @@ def read_back(project: Path, variant: str) -> dict[str, Any]:
             "sample_rows": report.get("sample_rows"),
             "sample_source": report.get("sample_source"),
             "seconds": report.get("seconds", {}),
+            "environment_seconds": (report.get("environment") or {}).get("seconds", {}),
             "has_output_schema": bool((report.get("signature") or {}).get("outputs")),
         }
-    found["model_signature"] = _logged_signature(client, project, run)
+    model = _logged_model(client, run)
+    found["model_id"] = model.model_id if model else None
+    found["model_signature"] = _logged_signature(project, model)
     return found
 
 
@@ -205,16 +208,21 @@ def _dryrun_report(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
         return json.loads(Path(path).read_text())
 
 
-def _logged_signature(client: MlflowClient, project: Path, run: Run) -> str:
-    """'inputs+outputs', 'inputs', 'none' or 'no model'."""
-    import yaml
-
+def _logged_model(client: MlflowClient, run: Run) -> LoggedModel | None:
     from kedro_mlflow_dryrun.adapters.models import logged_model_of_run
     from kedro_mlflow_dryrun.errors import ServeCheckError
 
     try:
-        model = logged_model_of_run(run.info.run_id, client, run.info.experiment_id)
+        return logged_model_of_run(run.info.run_id, client, run.info.experiment_id)
     except ServeCheckError:
+        return None
+
+
+def _logged_signature(project: Path, model: LoggedModel | None) -> str:
+    """'inputs+outputs', 'inputs', 'none' or 'no model'."""
+    import yaml
+
+    if model is None:
         return "no model"
     # A relative artifact location is relative to the project, where the run was.
     mlmodel = project / unquote(urlparse(model.artifact_location).path) / "MLmodel"

@@ -124,6 +124,7 @@ def render(results: dict[str, Any]) -> str:
         _artifacts_suite,
         _startup_suite,
         _partial_suite,
+        _commands_suite,
         _targets,
     )
     return "\n".join(line for section in sections for line in section(results))
@@ -398,6 +399,56 @@ def _partial_suite(results: dict[str, Any]) -> list[str]:
                 )
                 + "."
             )
+    return out
+
+
+def _commands_suite(results: dict[str, Any]) -> list[str]:
+    commands = results.get("commands")
+    if not commands:
+        return []
+
+    def ms(seconds: dict[str, float | None], stage: str) -> str:
+        value = seconds.get(stage)
+        return fmt(None if value is None else value * 1000, ",.0f", " ms")
+
+    out = [
+        f"\n### The commands, {commands['rows']:,} rows, median of "
+        f"{results['args']['commands_repeats']} rounds\n\n"
+        "Each round, on one copy of the example (plugin on): a training run from an empty "
+        "store, then `kedro dryrun --json` (the pre-flight, on the artifacts it left), then "
+        "`kedro dryrun --json --model-uri` on the model it logged, then `kedro dryrun --help` "
+        "(the start-up alone). Ratios are of medians, to the training run. Dry run, serve "
+        "check and environment audit: the stages' own seconds, from `dryrun/report.json` "
+        "(training) or the printed report (`--json`).\n"
+    ]
+    rows = []
+    for command, med in commands["median"].items():
+        over = commands["over_training"][command]
+        seconds = commands["dryrun_seconds"][command]
+        rows.append(
+            [
+                f"`{command}`",
+                fmt(med["wall_s"], ".2f", " s"),
+                fmt(over["wall_s"], ".3f"),
+                fmt(over["cpu_s"], ".3f"),
+                fmt(med["maxrss_mb"], ",.0f", " MiB"),
+                fmt(over["maxrss_mb"], ".3f"),
+                ms(seconds, "total"),
+                ms(seconds, "serve"),
+                ms(seconds, "environment"),
+            ]
+        )
+    headers = ["command", "wall", "wall / training", "CPU / training", "peak RSS"]
+    more = ["RSS / training", "dry run", "serve check", "environment audit"]
+    out.append(markdown_table([*headers, *more], rows))
+    parts = ", ".join(
+        f"{part} {fmt(None if value is None else value * 1000, ',.1f', ' ms')}"
+        for part, value in commands["environment_seconds"].items()
+    )
+    if parts:
+        out.append(
+            f"\nThe environment audit's own timings (report's `environment.seconds`): {parts}."
+        )
     return out
 
 

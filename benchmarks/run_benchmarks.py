@@ -5,7 +5,8 @@ One command::
 
     python benchmarks/run_benchmarks.py [--sizes 10000,100000,1000000,2000000]
                                         [--artifact-sizes 1,100,800] [--repeats 3]
-                                        [--skip runs,artifacts,startup,partial]
+                                        [--commands-rows 1000] [--commands-repeats 3]
+                                        [--skip runs,artifacts,startup,partial,commands]
 
 Suites (each in its own module; a new suite is a function and a line in ``SUITES``):
 
@@ -15,7 +16,10 @@ Suites (each in its own module; a new suite is a function and a line in ``SUITES
 - ``artifacts`` (kedro_runs.py): the same, a and b, with a fitted model that carries an
   N MiB numpy array for each N of ``--artifact-sizes``;
 - ``startup`` (startup.py): what the plugin adds to ``kedro run --help`` and ``kedro info``;
-- ``partial`` (partial.py): the fallback partial read of a CSV and a Parquet file.
+- ``partial`` (partial.py): the fallback partial read of a CSV and a Parquet file;
+- ``commands`` (commands.py): ``kedro run --pipeline=training``, ``kedro dryrun`` and
+  ``kedro dryrun --model-uri`` on the model that training logged, alternating, with the
+  serve check's and the environment audit's own seconds.
 
 Children run the plugin from a snapshot of the work tree, so edits made while the
 benchmark runs do not mix two versions. Results go to ``--out``: the suites that ran
@@ -37,6 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from commands import bench_commands
 from kedro_runs import bench_artifacts, bench_rows
 from measure import QUIET_ENV, REPO, Children, log, machine_info, snapshot_plugin
 from partial import bench_partial
@@ -50,6 +55,7 @@ SUITE_ARGS = {
     "artifacts": ("artifact_sizes", "artifact_rows", "artifact_repeats", "warmup"),
     "startup": ("startup_repeats", "import_repeats"),
     "partial": ("partial_sizes", "partial_repeats"),
+    "commands": ("commands_rows", "commands_repeats", "warmup"),
 }
 
 Suite = Callable[[Path, Children, argparse.Namespace], dict[str, Any]]
@@ -70,6 +76,9 @@ SUITES: dict[str, Suite] = {
     ),
     "partial": lambda workdir, children, args: bench_partial(
         workdir, children, args.partial_sizes or args.sizes, args.partial_repeats, 100
+    ),
+    "commands": lambda workdir, children, args: bench_commands(
+        workdir, children, args.commands_rows, args.commands_repeats, args.warmup
     ),
 }
 
@@ -105,6 +114,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--partial-repeats", type=int, default=31)
     parser.add_argument(
+        "--commands-rows", type=int, default=1_000, help="input rows of the commands suite"
+    )
+    parser.add_argument(
+        "--commands-repeats", type=int, default=None, help="rounds of commands (default --repeats)"
+    )
+    parser.add_argument(
         "--no-warmup",
         dest="warmup",
         action="store_false",
@@ -116,6 +131,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", default=None, help="keep the projects and data here")
     args = parser.parse_args(argv)
     args.artifact_repeats = args.artifact_repeats or args.repeats
+    args.commands_repeats = args.commands_repeats or args.repeats
     return args
 
 
@@ -172,9 +188,11 @@ def plugin_source_ref(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _earlier_results(out: Path, keep: set[str]) -> dict[str, Any]:
-    """The suites not run this time, and their arguments, as the last run left them."""
+    """The suites not run this time, and their arguments, as the last run left them;
+    results kept beside the suites' (a rerun of one size) stay too."""
     earlier = json.loads(out.read_text()) if out.exists() else {}
-    results: dict[str, Any] = {"args": {}, "measured": {}}
+    results = {key: value for key, value in earlier.items() if key not in SUITES}
+    results.update(args={}, measured={})
     for name in keep & set(earlier):
         results[name] = earlier[name]
         results["args"].update({key: earlier.get("args", {}).get(key) for key in SUITE_ARGS[name]})
