@@ -16,7 +16,6 @@ from typing import Literal, Union, get_args, get_origin, get_type_hints
 
 from kedro_mlflow_dryrun.errors import ConfigError
 
-CONFIG_PATTERNS = ["dryrun*", "dryrun*/**", "**/dryrun*"]
 ENABLED_VARIABLE = "KEDRO_MLFLOW_DRYRUN_ENABLED"
 _FALSE_WORDS, _TRUE_WORDS = ("false", "0", "no", "off"), ("true", "1", "yes", "on")
 _MINIMUMS = {"sample_size": 1, "input_example_rows": 0}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.config import MissingConfigException
 
-from kedro_mlflow_dryrun.config import CONFIG_PATTERNS, DryRunConfig, resolve
+from kedro_mlflow_dryrun.config import DryRunConfig, resolve
 from kedro_mlflow_dryrun.errors import PipelineDefinitionError
 
 if TYPE_CHECKING:
@@ -85,14 +85,19 @@ def training_context(
 
 
 def load_config(context: KedroContext) -> DryRunConfig:
-    """``conf/<env>/dryrun.yml``, registered as kedro-mlflow registers ``mlflow.yml``."""
+    """The settings: ``conf/<env>/dryrun.yml``, then the variable and the CLI flags."""
+    return resolve(config_file(context, "dryrun"))
+
+
+def config_file(context: KedroContext, name: str) -> dict[str, Any]:
+    """``conf/<env>/<name>.yml``, its pattern registered as kedro-mlflow registers ``mlflow``."""
     config_loader = context.config_loader
-    config_loader.config_patterns.setdefault("dryrun", CONFIG_PATTERNS)  # type: ignore[attr-defined]
+    patterns = [f"{name}*", f"{name}*/**", f"**/{name}*"]
+    config_loader.config_patterns.setdefault(name, patterns)  # type: ignore[attr-defined]
     try:
-        values = config_loader["dryrun"]
+        return config_loader[name] or {}
     except MissingConfigException:
-        values = {}
-    return resolve(values)
+        return {}
 
 
 def combined_pipeline_ml_names(run_params: dict[str, object], pipeline: Pipeline) -> list[str]:
@@ -183,12 +188,7 @@ def use_project_tracking(context: KedroContext) -> str:
     """
     import mlflow
 
-    config_loader = context.config_loader
-    config_loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])  # type: ignore[attr-defined]
-    try:
-        server = (config_loader["mlflow"] or {}).get("server") or {}
-    except MissingConfigException:
-        server = {}
+    server = config_file(context, "mlflow").get("server") or {}
     default = os.environ.get("MLFLOW_TRACKING_URI", "mlruns")
     tracking_uri = _project_uri(context, server.get("mlflow_tracking_uri") or default)
     registry_uri = server.get("mlflow_registry_uri")
