@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mlflow.entities import LoggedModel
     from mlflow.models import ModelSignature
     from mlflow.pyfunc import PyFuncModel
+    from mlflow.pyfunc.scoring_server import InvocationsResponse
 
 #: kedro-mlflow lets the caller of a served model pick the runner at predict time.
 RUNNER_PARAM = {"runner": "SequentialRunner"}
@@ -201,14 +202,10 @@ class LoggedPyfuncModel:
         raw output is kept, so that the check stage can say where JSON fails.
         """
         from mlflow.exceptions import MlflowException
-        from mlflow.models import convert_input_example_to_serving_input
-        from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 
         recorder = _OutputRecorder(self.model)
-        request = convert_input_example_to_serving_input(sample)
         try:
-            with quiet_runner():
-                invocations(request, CONTENT_TYPE_JSON, recorder, recorder.input_schema)
+            answer(recorder, sample)
         except MlflowException as error:
             raise InferenceError(
                 f"The logged model {self.model_uri} rejects a request made of the sample: "
@@ -228,13 +225,23 @@ class _OutputRecorder:
     def __init__(self, model: PyFuncModel) -> None:
         self._model = model
         self.metadata = model.metadata
-        self.input_schema = model.metadata.get_input_schema()
         self.answered, self.output = False, None
 
     def predict(self, data: object, params: dict[str, object] | None = None) -> object:
         self.output = self._model.predict(data, params=params)
         self.answered = True
         return self.output
+
+
+def answer(model: PyFuncModel | _OutputRecorder, sample: object) -> InvocationsResponse:
+    """The scoring server's reply to ``sample`` sent as a ``dataframe_split`` request,
+    through its own request path, ``invocations``, as ``mlflow models serve`` answers."""
+    from mlflow.models import convert_input_example_to_serving_input
+    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+
+    request = convert_input_example_to_serving_input(sample)
+    with quiet_runner():
+        return invocations(request, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema())
 
 
 def served_cause(error: Exception) -> str:

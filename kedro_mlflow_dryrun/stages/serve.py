@@ -69,18 +69,12 @@ def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) 
     """Returns what the served model answered, or raises :class:`ServeCheckError`."""
     import mlflow
     from mlflow.exceptions import MlflowException
-    from mlflow.models import convert_input_example_to_serving_input
-    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 
-    from kedro_mlflow_dryrun.adapters.models import quiet_runner, served_cause
+    from kedro_mlflow_dryrun.adapters.models import answer, served_cause
 
-    request = convert_input_example_to_serving_input(sample)
     model = mlflow.pyfunc.load_model(model_uri)
     try:
-        with quiet_runner():
-            reply = invocations(
-                request, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema()
-            )
+        reply = answer(model, sample)
     except MlflowException as error:
         raise ServeCheckError(
             f"The logged model {model_uri}, loaded back, rejects a request made of the "
