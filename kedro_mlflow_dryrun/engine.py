@@ -44,13 +44,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
-FindingKind = Literal["non_finite", "drift", "target_in_input"]
+FindingKind = Literal["non_finite", "drift", "target_in_input", "registry_unreachable"]
 
 #: Per kind of finding: does it fail the dry run under these settings (else it warns)?
 FAILS_WHEN: dict[FindingKind, Callable[[DryRunConfig], bool]] = {
     "non_finite": lambda config: config.strict_json,
     "drift": lambda config: config.on_drift == "fail",
     "target_in_input": lambda config: False,
+    # The registry is asked, never trusted to answer: training must not fail on it.
+    "registry_unreachable": lambda config: False,
 }
 _ERRORS: dict[FindingKind, type[DryRunError]] = {
     "non_finite": SerializationError,

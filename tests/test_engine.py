@@ -70,3 +70,7 @@ def test_the_settings_decide_whether_a_finding_fails(kind, fails, warns):
 
 def test_a_target_in_the_input_only_warns():
     assert not FAILS_WHEN["target_in_input"](DryRunConfig(on_failure="fail", strict_json=True))
+
+
+def test_an_unreachable_registry_only_warns_even_under_on_drift_fail():
+    assert not FAILS_WHEN["registry_unreachable"](DryRunConfig(on_drift="fail"))

@@ -40,12 +40,11 @@ def compare(context: DryRunContext) -> None:
     try:
         previous = previous_version(str(name), below=context.model_version)
     except Exception as error:  # noqa: BLE001 - the registry must never fail training
-        message = (
+        context.found(
+            "registry_unreachable",
             f"Drift not checked: the model registry did not answer for '{name}': "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {error}",
         )
-        context.report.warnings.append(message)
-        logger.warning(message)
         return
     if previous is None:
         context.report.drift = {"verdict": "none", "reason": f"'{name}' has no earlier version"}
