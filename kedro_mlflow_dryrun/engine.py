@@ -159,12 +159,24 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
 
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
-    """What needs the logged model."""
-    from kedro_mlflow_dryrun.stages import environment, serve
+    """What needs the logged model: its environment, one request, then many."""
+    from kedro_mlflow_dryrun.stages import environment, explore, serve
 
     checks = {
         "off": (),
         "audit": (environment.audit,),
         "fresh": (environment.audit, environment.fresh),
     }
-    return (*checks[config.environment], *((serve.run,) if config.serve_check else ()))
+    return (
+        *checks[config.environment],
+        *((serve.run,) if config.serve_check else ()),
+        explore.run,
+    )
+
+
+def without_logging() -> tuple[Stage, ...]:
+    """What ``kedro dryrun`` adds to the stages before logging: the model it checks (the
+    inference pipeline, or a logged model) answers the requests the signature admits."""
+    from kedro_mlflow_dryrun.stages import explore
+
+    return (explore.run,)

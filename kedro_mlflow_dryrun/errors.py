@@ -57,6 +57,10 @@ class ServeCheckError(DryRunError):
     """The logged model, loaded back, did not answer a request as recorded."""
 
 
+class ExploreError(DryRunError):
+    """A request the signature admits is answered wrongly, under ``on_explore: fail``."""
+
+
 class DryRunInternalError(DryRunError):
     """The plugin could not check the model (not the model's fault): recorded as ``error``."""
 

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 #: kedro-mlflow lets the caller of a served model pick the runner at predict time.
 RUNNER_PARAM = {"runner": "SequentialRunner"}
-_RUNNER_LOGGERS = ("kedro.runner", "kedro.io", "kedro.pipeline")
+#: The runner's lines, and kedro-mlflow's "Using params:... for the prediction" per request.
+_RUNNER_LOGGERS = ("kedro.runner", "kedro.io", "kedro.pipeline", "kedro_mlflow.mlflow")
 
 
 class ModelSource(Protocol):
@@ -59,6 +60,10 @@ class ModelSource(Protocol):
 
     def signature(self) -> ModelSignature | str | None:
         """The signature it is (or will be) logged with; ``"auto"``: to be inferred."""
+        ...
+
+    def served(self, signature: ModelSignature | None) -> PyFuncModel:
+        """The model as the scoring server holds it, for requests through ``invocations``."""
         ...
 
 
@@ -97,6 +102,14 @@ class PipelineModel:
 
     def signature(self) -> ModelSignature | str | None:
         return self._signature
+
+    def served(self, signature: ModelSignature | None) -> PyFuncModel:
+        """Before any model is logged: the inference pipeline behind MLflow's pyfunc model,
+        which enforces ``signature``'s input schema on each request as a logged one does."""
+        from mlflow.models import Model
+        from mlflow.pyfunc import PyFuncModel
+
+        return PyFuncModel(model_meta=Model(signature=signature), model_impl=_ServedPipeline(self))
 
     def params(self) -> dict[str, object]:
         """The params schema exactly as kedro-mlflow records it for ``signature: auto``."""
@@ -189,6 +202,10 @@ class LoggedPyfuncModel:
         """A model logged without any signature gets one inferred from the sample."""
         return self.model.metadata.signature or "auto"
 
+    def served(self, signature: ModelSignature | None) -> PyFuncModel:
+        """The model as loaded, whose own signature the scoring server enforces."""
+        return self.model
+
     def params(self) -> dict[str, object]:
         signature = self.model.metadata.signature
         if signature is None or signature.params is None:
@@ -237,17 +254,96 @@ def answer(model: PyFuncModel | _OutputRecorder, sample: object) -> InvocationsR
     """The scoring server's reply to ``sample`` sent as a ``dataframe_split`` request,
     through its own request path, ``invocations``, as ``mlflow models serve`` answers."""
     from mlflow.models import convert_input_example_to_serving_input
-    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 
     request = convert_input_example_to_serving_input(sample)
+    assert request is not None  # None only for no sample at all
+    return answer_request(model, request)
+
+
+def answer_request(model: PyFuncModel | _OutputRecorder, body: str) -> InvocationsResponse:
+    """The scoring server's reply to a JSON request ``body``, through ``invocations``."""
+    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+
     with quiet_runner():
-        return invocations(request, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema())
+        return invocations(body, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema())
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a client of ``mlflow models serve`` gets back for one request."""
+
+    status: int
+    text: str
+    #: What the model returned, when it returned.
+    output: object = None
+    #: Why the server did not answer 200: the model raised (400), the request was
+    #: refused (400), or the answer could not be written as JSON (500).
+    error: Exception | None = None
+
+    @property
+    def model_raised(self) -> bool:
+        """The server's 400 for an exception inside the model's ``predict``."""
+        return self.status == 400 and _MODEL_RAISED in self.text
+
+
+_MODEL_RAISED = "Encountered an unexpected error while evaluating the model"
+
+
+def reply(model: PyFuncModel, body: str) -> Reply:
+    """The HTTP status and body the scoring server sends for the request ``body``.
+
+    ``invocations`` raises where the server's app turns the exception into a reply:
+    an ``MlflowException`` into its own status and JSON, anything else into a 500.
+    """
+    from mlflow.exceptions import MlflowException
+
+    recorder = _OutputRecorder(model)
+    try:
+        response = answer_request(recorder, body)
+    except MlflowException as error:
+        status = error.get_http_status_code()
+        return Reply(status, error.serialize_as_json(), recorder.output, error)
+    except Exception as error:  # noqa: BLE001 - the server answers any other error with a 500
+        return Reply(500, "Internal Server Error", recorder.output, error)
+    return Reply(response.status, response.response, recorder.output)
 
 
 def served_cause(error: Exception) -> str:
-    """The model's own exception, which the scoring server hides behind a generic message."""
+    """The model's own exception, which the scoring server hides behind a generic message,
+    and the node it was raised in, when a Kedro node raised it."""
     original = error.__cause__ or error.__context__
-    return f"{type(original).__name__}: {original}" if original else str(error)
+    if original is None:
+        return str(error)
+    node = failing_node(original)
+    where = f"node '{node}' raised " if node else ""
+    return f"{where}{type(original).__name__}: {original}"
+
+
+def failing_node(error: BaseException) -> str | None:
+    """The Kedro node whose function raised ``error``, read from its traceback's frames."""
+    node = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        candidate = traceback.tb_frame.f_locals.get("self")
+        if isinstance(candidate, Node):
+            node = candidate.name
+        traceback = traceback.tb_next
+    return node
+
+
+class _ServedPipeline:
+    """A :class:`PipelineModel` as the implementation of a pyfunc model: it raises what
+    the node raised, as kedro-mlflow's served ``KedroPipelineModel`` does."""
+
+    def __init__(self, model: PipelineModel) -> None:
+        self._model = model
+
+    def predict(self, data: pd.DataFrame, params: dict[str, object] | None = None) -> object:
+        """``params``: the served model applies them to the catalog; these are its own."""
+        try:
+            return self._model.predict(data)
+        except InferenceError as error:
+            raise (error.__cause__ or error) from None
 
 
 class _NodeRecorder:
@@ -267,8 +363,13 @@ class _NodeRecorder:
 
 @contextmanager
 def quiet_runner() -> Iterator[None]:
-    """Keeps the runner's per-node lines and resume hints out of the training log."""
+    """Keeps the runner's per-node lines and resume hints out of the training log.
+
+    Loggers already quiet are left alone: ``setLevel`` clears every logger's cache, which
+    costs more than a small model's prediction when many requests are sent in a row.
+    """
     loggers = [logging.getLogger(name) for name in _RUNNER_LOGGERS]
+    loggers = [logger for logger in loggers if logger.level != logging.CRITICAL]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)

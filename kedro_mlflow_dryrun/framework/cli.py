@@ -40,6 +40,10 @@ With --model-uri: sends the sample to a logged model through the scoring server'
 request path, checks its answer and infers its output schema; --set-signature writes
 it into the model's signature (inputs and params kept).
 
+Both then send the model requests its input schema admits beyond the sample (one
+row, small batches, unseen values; --explore N of them) and report what it answers
+wrongly, each with the request that shows it.
+
 Exit code 0: it would serve; 1: it would not (the reason is printed).
 """
 #: The options ``kedro dryrun`` shares with ``kedro run``, with Kedro's own parsing.
@@ -112,6 +116,16 @@ def run(no_output_schema: bool, **kedro_run_options: object) -> object:
         "requirements (environment: fresh), then serve it, as after training."
     ),
 )
+@click.option(
+    "--explore",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help=(
+        "Requests generated from the input schema and sent to the model, after the check "
+        "(explore in dryrun.yml; 0: none)."
+    ),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for CI.")
 @click.pass_obj
 def dryrun(
@@ -121,6 +135,7 @@ def dryrun(
     set_signature: bool,
     input_file: Path | None,
     fresh: bool,
+    explore: int | None,
     as_json: bool,
     env: str | None,
     params: dict[str, Any],
@@ -131,7 +146,9 @@ def dryrun(
 
     if not model_uri and (set_signature or input_file or fresh):
         raise click.UsageError("--set-signature, --input and --fresh need --model-uri.")
-    overrides = {"environment": "fresh"} if fresh else {}
+    overrides: dict[str, object] = {"environment": "fresh"} if fresh else {}
+    if explore is not None:
+        overrides["explore"] = explore
     try:
         with cli_overrides(**overrides), _report_only(as_json):
             project = project_context(metadata, env, params or None)

@@ -38,6 +38,7 @@ def preflight(project: KedroContext, pipeline_name: str | None) -> DryRunContext
     pipeline = registered_pipeline_ml(pipeline_name)
     context = training_context(load_config(project), pipeline, project.catalog)
     engine.run_stages(context, engine.before_logging(), total="total")
+    engine.run_stages(context, engine.without_logging())
     return context
 
 
@@ -87,8 +88,9 @@ def check_logged_model(
     )
     context.report.model_uri = reference.uri
     engine.run_stages(context, engine.before_logging(), total="total")
-    if fresh and context.report.passed:
-        engine.run_stages(context, engine.after_logging(config))
+    if context.report.passed:
+        stages = engine.after_logging(config) if fresh else engine.without_logging()
+        engine.run_stages(context, stages)
     check = LoggedModelCheck(context, reference, signature_before=model.model.metadata.signature)
     if set_signature and context.report.passed and context.signature is not None:
         check.signature_written = write_signature(reference, context.signature)

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.errors import ServeCheckError
 
 if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.context import DryRunContext
@@ -42,7 +44,8 @@ def run(context: DryRunContext) -> None:
     assert context.sample is not None
     outputs = context.signature.outputs if context.signature is not None else None
     model_uri = context.logged_model_uri()
-    context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs)
+    model = context.served_model()
+    context.report.serve = serve_round_trip(model, model_uri, context.sample.data, outputs)
 
 
 @contextmanager
@@ -65,14 +68,14 @@ def _left_to_the_serve_check(model_uri: str, serving_input: object) -> None:
     """MLflow's ``_validate_serving_input``, whose request the serve check makes."""
 
 
-def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) -> dict[str, Any]:
+def serve_round_trip(
+    model: PyFuncModel, model_uri: str, sample: Any, output_schema: Schema | None
+) -> dict[str, Any]:
     """Returns what the served model answered, or raises :class:`ServeCheckError`."""
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     from kedro_mlflow_dryrun.adapters.models import answer, served_cause
 
-    model = mlflow.pyfunc.load_model(model_uri)
     try:
         reply = answer(model, sample)
     except MlflowException as error:
@@ -86,33 +89,61 @@ def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) 
             f"The logged model {model_uri} answered HTTP {reply.status}: {reply.response[:200]}"
         )
     predictions = json.loads(reply.response)["predictions"]
-    _compare(predictions, len(sample), output_schema, model_uri)
-    return {"model_uri": model_uri, "status": reply.status, "rows": len(predictions)}
-
-
-def _compare(predictions: Any, rows: int, schema: Any, model_uri: str) -> None:
+    rows = len(sample)
     if not isinstance(predictions, list) or len(predictions) != rows:
         count = len(predictions) if isinstance(predictions, list) else type(predictions).__name__
         raise ServeCheckError(
             f"The logged model {model_uri} answered {count} predictions for {rows} rows."
         )
+    mismatch = output_mismatch(predictions, output_schema)
+    if mismatch is not None:
+        raise ServeCheckError(f"The logged model {model_uri} {mismatch.text}.")
+    return {"model_uri": model_uri, "status": reply.status, "rows": len(predictions)}
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first place where an answer leaves the output schema."""
+
+    #: The output columns concerned: missing, extra, or of another type.
+    columns: tuple[str, ...]
+    #: What the model did, e.g. "answered column 'band', row 0 with 3, but ...".
+    text: str
+
+
+def output_mismatch(predictions: list[Any], schema: Schema | None) -> Mismatch | None:
+    """Where decoded ``predictions`` (one record per row) break the output schema:
+    its column names, each value's JSON type, no null in a required column."""
     if schema is None or not schema.has_input_names() or not predictions:
-        return
-    expected = schema.input_names()
+        return None
+    expected = [str(name) for name in schema.input_names()]
     for row, record in enumerate(predictions):
         if not isinstance(record, dict) or list(record) != expected:
-            got = list(record) if isinstance(record, dict) else type(record).__name__
-            raise ServeCheckError(
-                f"The logged model {model_uri} answered row {row} with {got}, "
-                f"but its output schema lists {expected}."
+            names = [str(name) for name in record] if isinstance(record, dict) else []
+            got = names if isinstance(record, dict) else type(record).__name__
+            differ = [n for n in [*expected, *names] if (n in expected) != (n in names)]
+            return Mismatch(
+                tuple(differ or expected),
+                f"answered row {row} with {got}, but its output schema lists {expected}",
             )
         for spec in schema.inputs:
-            value = record[spec.name]
+            name = str(spec.name)
+            value = record[name]
+            if value is None:
+                if spec.required:
+                    return Mismatch(
+                        (name,),
+                        f"answered column {name!r}, row {row} with null, but its output "
+                        "schema says the column is required",
+                    )
+                continue
             allowed = _JSON_TYPES.get(repr(spec.type))
-            if value is None or allowed is None:
+            if allowed is None:
                 continue
             if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
-                raise ServeCheckError(
-                    f"The logged model {model_uri} answered column {spec.name!r}, row {row} "
-                    f"with {value!r}, but its output schema says {spec.type!r}."
+                return Mismatch(
+                    (name,),
+                    f"answered column {name!r}, row {row} with {value!r}, but its output "
+                    f"schema says {spec.type!r}",
                 )
+    return None
