@@ -2,58 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import EXAMPLE, PACKAGE, Project
+from support import Project, example_copy, forget, session_run, track_in_project
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the example project, with its own sqlite MLflow store."""
-    path = tmp_path / "project"
-    shutil.copytree(
-        EXAMPLE, path, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
-    )
-    return Project(path)
+    return example_copy(tmp_path / "project")
 
 
 @pytest.fixture
 def in_process(project: Project, monkeypatch: pytest.MonkeyPatch):
     """Runs the project with ``KedroSession`` in this process, then forgets it."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
     monkeypatch.chdir(project.path)
-    # MLflow caches one store per tracking URI: a relative sqlite URI would reach the
-    # store of the first project this process ran.
-    project.write(
-        "conf/local/mlflow.yml",
-        f"""
-        server:
-          mlflow_tracking_uri: {project.tracking_uri}
-        tracking:
-          experiment:
-            name: house_prices
-        """,
-    )
+    track_in_project(project)
 
     def run(runtime_params: dict[str, Any] | None = None, **run_kwargs: Any) -> dict[str, Any]:
-        bootstrap_project(project.path)
-        with KedroSession.create(
-            project_path=project.path, runtime_params=runtime_params
-        ) as session:
-            return session.run(**run_kwargs)
+        return session_run(project, runtime_params, **run_kwargs)
 
     yield run
-    import mlflow
-
-    while mlflow.active_run():
-        mlflow.end_run()
-    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
-        del sys.modules[name]
-    sys.path[:] = [p for p in sys.path if not p.startswith(str(project.path))]
+    forget(project)

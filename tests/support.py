@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -129,6 +130,52 @@ class Project:
             )
             report = json.loads(Path(local).read_text())
         return MlflowView(run=run, models=list(models), model_info=model_info, report=report)
+
+
+def example_copy(path: Path) -> Project:
+    """A fresh copy of the example project at ``path``, with nothing training left."""
+    ignored = shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
+    shutil.copytree(EXAMPLE, path, ignore=ignored)
+    return Project(path)
+
+
+def track_in_project(project: Project) -> None:
+    """The project's tracking store by its absolute URI: MLflow caches one store per URI,
+    so a relative sqlite URI would reach the store of the first project this process ran."""
+    project.write(
+        "conf/local/mlflow.yml",
+        f"""
+        server:
+          mlflow_tracking_uri: {project.tracking_uri}
+        tracking:
+          experiment:
+            name: house_prices
+        """,
+    )
+
+
+def session_run(
+    project: Project, runtime_params: dict[str, Any] | None = None, **run_kwargs: Any
+) -> dict[str, Any]:
+    """``KedroSession.run`` of the project, in this process (its directory the current one)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project.path)
+    with KedroSession.create(project_path=project.path, runtime_params=runtime_params) as session:
+        return session.run(**run_kwargs)
+
+
+def forget(project: Project) -> None:
+    """Ends any MLflow run left open, and forgets the project's package and paths, so that
+    the next project (same package name, other code) is imported afresh."""
+    import mlflow
+
+    while mlflow.active_run():
+        mlflow.end_run()
+    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+    sys.path[:] = [p for p in sys.path if not p.startswith(str(project.path))]
 
 
 def logged_models(client: Any, run: Any) -> list[Any]:
