@@ -133,8 +133,16 @@ def replay(body: dict[str, Any]) -> str:
 
 def run(context: DryRunContext) -> None:
     """Sends the requests, records the section ``explore``, and warns or fails on findings."""
+    from kedro_mlflow_dryrun.strategies import UnsupportedSchemaError, requests
+
     config, report = context.config, context.report
     reason = _why_not(context)
+    if reason is None:
+        assert context.signature is not None and context.served_input is not None
+        try:
+            strategy = requests(context.signature.inputs, context.served_input)
+        except UnsupportedSchemaError as error:
+            reason = str(error)
     if reason is not None:
         report.explore = {"status": SKIPPED, "reason": reason}
         logger.info("Explore skipped: %s", reason)
@@ -150,9 +158,7 @@ def run(context: DryRunContext) -> None:
         row_aligned=not_aligned is None,
         deadline=start + config.explore_seconds,
     )
-    found, stopped = _explore(
-        search, context.signature.inputs, context.served_input, config.explore
-    )
+    found, stopped = _explore(search, strategy, config.explore)
     seconds = round(time.perf_counter() - start, 4)
     strict = config.strict_json
     findings = [f for f in found if f.kind != "non_finite" or strict]
@@ -209,11 +215,8 @@ def _why_not(context: DryRunContext) -> str | None:
     if context.config.explore == 0:
         return "explore: 0 in dryrun.yml"
     signature = context.signature
-    if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
-        return (
-            "the model has no input schema of named columns, so nothing says which "
-            "requests it admits"
-        )
+    if signature is None or signature.inputs is None:
+        return "the model has no input schema, so nothing says which requests it admits"
     if not isinstance(context.served_input, pd.DataFrame):
         return "the sample is not a table, so there is nothing to generate requests from"
     return None
@@ -433,7 +436,7 @@ class _Search:
 
 
 def _explore(
-    search: _Search, inputs: Schema, sample: pd.DataFrame, examples: int
+    search: _Search, strategy: SearchStrategy[pd.DataFrame], examples: int
 ) -> tuple[list[Finding], bool]:
     """Runs the search; returns each kind found with its smallest request, and whether
     ``explore_seconds`` stopped it."""
@@ -441,9 +444,6 @@ def _explore(
     from hypothesis.errors import Unsatisfiable
 
     from kedro_mlflow_dryrun.adapters.models import quiet_runner
-    from kedro_mlflow_dryrun.strategies import requests
-
-    strategy: SearchStrategy[pd.DataFrame] = requests(inputs, sample)
 
     @settings(
         max_examples=examples,
