@@ -59,11 +59,13 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["signature"]["outputs"] == outputs
     assert set(report["seconds"]) == {
         *("environment", "capture", "sample", "infer", "request", "execute", "check"),
-        *("contract", "drift", "total", "serve"),
+        *("contract", "drift", "total", "serve", "explore"),
     }
     assert view.tags["dryrun.environment"] == report["environment"]["status"] == "passed"
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output
+    assert view.tags["dryrun.explore"] == report["explore"]["status"] == "passed"
+    assert "Explore: 50 requests the signature admits, 0 findings" in result.output
     assert view.model_info.saved_input_example_info["type"] == "dataframe"
     assert report["versions"]["mlflow"] and report["versions"]["kedro"]
     written = sorted(p.name for p in (project.path / "data/07_model_output").iterdir())
