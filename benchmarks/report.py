@@ -125,6 +125,7 @@ def render(results: dict[str, Any]) -> str:
         _startup_suite,
         _partial_suite,
         _commands_suite,
+        _explore_suite,
         _targets,
     )
     return "\n".join(line for section in sections for line in section(results))
@@ -450,6 +451,33 @@ def _commands_suite(results: dict[str, Any]) -> list[str]:
             f"\nThe environment audit's own timings (report's `environment.seconds`): {parts}."
         )
     return out
+
+
+def _explore_suite(results: dict[str, Any]) -> list[str]:
+    """The suite's Markdown section, when it ran."""
+    explore = results.get("explore")
+    if not explore:
+        return []
+    headers = ("", "explore stage", "of which the search", "requests", "sent", "ms per send")
+
+    def row(label: str, entry: dict[str, Any]) -> list[str]:
+        return [
+            label,
+            fmt(entry["explore_s"], ".2f", " s"),
+            fmt(entry["search_s"], ".2f", " s"),
+            fmt(entry["requests"], ".0f"),
+            fmt(entry["sent"], ".0f"),
+            fmt(entry["ms_per_send"], ".1f"),
+        ]
+
+    rows = [row(f"{size_label(e['rows'])} rows", e) for e in explore["rows"].values()]
+    rows += [row(f"{e['artifact_mib']} MiB model", e) for e in explore["artifacts"].values()]
+    return [
+        f"\n## Explore stage (`{explore['command']}`, defaults, median of {explore['repeats']})\n",
+        markdown_table(headers, rows),
+        f"\nlargest / smallest input: {fmt(explore['growth_with_rows'], '.3f')}; "
+        f"largest / smallest model: {fmt(explore['growth_with_model'], '.3f')}",
+    ]
 
 
 def _targets(results: dict[str, Any]) -> list[str]:

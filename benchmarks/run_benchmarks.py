@@ -6,7 +6,8 @@ One command::
     python benchmarks/run_benchmarks.py [--sizes 10000,100000,1000000,2000000]
                                         [--artifact-sizes 1,100,800] [--repeats 3]
                                         [--commands-rows 1000] [--commands-repeats 3]
-                                        [--skip runs,artifacts,startup,partial,commands]
+                                        [--explore-sizes 10000,100000,1000000]
+                                        [--skip runs,artifacts,startup,partial,commands,explore]
 
 Suites (each in its own module; a new suite is a function and a line in ``SUITES``):
 
@@ -19,7 +20,10 @@ Suites (each in its own module; a new suite is a function and a line in ``SUITES
 - ``partial`` (partial.py): the fallback partial read of a CSV and a Parquet file;
 - ``commands`` (commands.py): ``kedro run --pipeline=training``, ``kedro dryrun`` and
   ``kedro dryrun --model-uri`` on the model that training logged, alternating, with the
-  serve check's and the environment audit's own seconds.
+  serve check's and the environment audit's own seconds;
+- ``explore`` (explore_stage.py): the explore stage's own seconds in training runs at the
+  defaults, with the input at each of ``--explore-sizes`` rows and with the model of
+  each of ``--artifact-sizes``.
 
 Children run the plugin from a snapshot of the work tree, so edits made while the
 benchmark runs do not mix two versions. Results go to ``--out``: the suites that ran
@@ -42,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from commands import bench_commands
+from explore_stage import bench_explore
 from kedro_runs import bench_artifacts, bench_rows
 from measure import QUIET_ENV, REPO, Children, log, machine_info, snapshot_plugin
 from partial import bench_partial
@@ -56,6 +61,7 @@ SUITE_ARGS = {
     "startup": ("startup_repeats", "import_repeats"),
     "partial": ("partial_sizes", "partial_repeats"),
     "commands": ("commands_rows", "commands_repeats", "warmup"),
+    "explore": ("explore_sizes", "artifact_sizes", "artifact_rows", "explore_repeats"),
 }
 
 Suite = Callable[[Path, Children, argparse.Namespace], dict[str, Any]]
@@ -79,6 +85,14 @@ SUITES: dict[str, Suite] = {
     ),
     "commands": lambda workdir, children, args: bench_commands(
         workdir, children, args.commands_rows, args.commands_repeats, args.warmup
+    ),
+    "explore": lambda workdir, children, args: bench_explore(
+        workdir,
+        children,
+        args.explore_sizes,
+        args.artifact_sizes,
+        args.artifact_rows,
+        args.explore_repeats,
     ),
 }
 
@@ -120,6 +134,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--commands-repeats", type=int, default=None, help="rounds of commands (default --repeats)"
     )
     parser.add_argument(
+        "--explore-sizes",
+        type=_sizes,
+        default=[10_000, 100_000, 1_000_000],
+        help="rows of the houses CSV for the explore suite, comma-separated",
+    )
+    parser.add_argument(
+        "--explore-repeats", type=int, default=None, help="runs per size (default --repeats)"
+    )
+    parser.add_argument(
         "--no-warmup",
         dest="warmup",
         action="store_false",
@@ -132,6 +155,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.artifact_repeats = args.artifact_repeats or args.repeats
     args.commands_repeats = args.commands_repeats or args.repeats
+    args.explore_repeats = args.explore_repeats or args.repeats
     return args
 
 
