@@ -74,14 +74,27 @@ def _explored(runs: KedroRuns, project: Path, tag: str) -> dict[str, Any]:
         "requests": explore["requests"],
         "sent": explore["sent"],
         "search_s": explore["seconds"],
+        "search_cpu_s": explore.get("cpu_seconds"),
     }
+
+
+_MEDIANS = ("wall_s", "explore_s", "serve_s", "requests", "sent", "search_s", "search_cpu_s")
 
 
 def _summary(measured: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         key: median([run[key] for run in measured])
-        for key in ("wall_s", "explore_s", "serve_s", "requests", "sent", "search_s")
+        for key in (
+            "wall_s",
+            "explore_s",
+            "serve_s",
+            "requests",
+            "sent",
+            "search_s",
+            "search_cpu_s",
+        )
     }
     summary["ms_per_send"] = 1000 * summary["search_s"] / summary["sent"]
+    summary["cpu_ms_per_send"] = 1000 * summary["search_cpu_s"] / summary["sent"]
     summary["runs"] = measured
     return summary

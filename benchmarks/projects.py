@@ -195,7 +195,7 @@ def read_back(project: Path, variant: str) -> dict[str, Any]:
             "explore": {
                 key: value
                 for key, value in (report.get("explore") or {}).items()
-                if key in ("status", "requests", "sent", "seconds")
+                if key in ("status", "requests", "sent", "seconds", "cpu_seconds")
             },
         }
     model = _logged_model(client, run)

@@ -458,16 +458,17 @@ def _explore_suite(results: dict[str, Any]) -> list[str]:
     explore = results.get("explore")
     if not explore:
         return []
-    headers = ("", "explore stage", "of which the search", "requests", "sent", "ms per send")
+    headers = ("", "explore stage", "the search", "its CPU", "requests", "sent", "CPU ms per send")
 
     def row(label: str, entry: dict[str, Any]) -> list[str]:
         return [
             label,
             fmt(entry["explore_s"], ".2f", " s"),
             fmt(entry["search_s"], ".2f", " s"),
+            fmt(entry["search_cpu_s"], ".2f", " s"),
             fmt(entry["requests"], ".0f"),
             fmt(entry["sent"], ".0f"),
-            fmt(entry["ms_per_send"], ".1f"),
+            fmt(entry["cpu_ms_per_send"], ".1f"),
         ]
 
     rows = [row(f"{size_label(e['rows'])} rows", e) for e in explore["rows"].values()]

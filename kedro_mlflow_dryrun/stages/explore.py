@@ -49,7 +49,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from kedro.io import MemoryDataset
 
@@ -75,14 +75,7 @@ Kind = Literal[
     "batch_dependent",
     "non_finite",
 ]
-KINDS: tuple[Kind, ...] = (
-    "unanswered",
-    "schema_mismatch",
-    "row_count",
-    "nondeterministic",
-    "batch_dependent",
-    "non_finite",
-)
+KINDS: tuple[Kind, ...] = get_args(Kind)
 #: Floats in two answers are the same within this (a batch may sum in another order).
 _REL_TOL, _ABS_TOL = 1e-9, 1e-12
 WARNED = "warned"
@@ -150,7 +143,7 @@ def run(context: DryRunContext) -> None:
         logger.info("Explore skipped: %s", reason)
         return
     assert context.signature is not None and context.served_input is not None
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = context.served_model()
     served = report.model_uri or _PREFLIGHT
     not_aligned = _not_row_aligned(context.output, len(context.served_input))
@@ -162,6 +155,7 @@ def run(context: DryRunContext) -> None:
     )
     found, stopped = _explore(search, strategy, config.explore)
     seconds = round(time.perf_counter() - start, 4)
+    cpu_seconds = round(time.process_time() - cpu, 4)
     strict = config.strict_json
     findings = [f for f in found if f.kind != "non_finite" or strict]
     warnings = [f for f in found if f.kind == "non_finite" and not strict]
@@ -172,6 +166,8 @@ def run(context: DryRunContext) -> None:
         "rows": search.rows,
         "sent": search.sent,
         "seconds": seconds,
+        # What it cost this process, whatever else the machine runs meanwhile.
+        "cpu_seconds": cpu_seconds,
         "budget": {"requests": config.explore, "seconds": config.explore_seconds},
         "stopped": f"explore_seconds ({config.explore_seconds} s) reached" if stopped else None,
         "not_checked": (
