@@ -11,10 +11,12 @@ Every request is one the scoring server accepts: its parsing
 whatever the model then does with it is the model's answer, not a rejected
 request. That rules out values JSON cannot carry to a column of that type (checked
 on MLflow 3.17): a null in an ``integer``, ``long`` or ``binary`` column (an
-optional one is left out instead), an ``integer`` or ``float`` beyond its 32 bits
-(the server wraps or overflows them silently), NaN or Infinity (not JSON), and
-``integer``, ``float`` or ``datetime`` values nested in an array, object or map
-(the server refuses them there; such arrays and maps stay empty).
+optional one is left out instead; a null in a ``boolean`` one would reach the model
+as False, so it is left out too), an ``integer`` or ``float`` beyond its 32 bits
+(the server wraps or overflows them silently), NaN or Infinity (not JSON),
+datetimes in more than one form, and ``integer``, ``float`` or ``datetime`` values
+nested in an array, object or map (the server refuses them there; such arrays and
+maps stay empty).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ _FLOAT_MAX = {
     DataType.double: float(np.finfo(np.float64).max),
 }
 #: Types whose null a JSON request carries to the model: the server refuses a null
-#: in the others (``integer``, ``long``, ``binary``) when it casts the column.
+#: in ``integer``, ``long`` and ``binary`` columns, and reads it as False in ``boolean`` ones.
 _NULLABLE = frozenset({DataType.float, DataType.double, DataType.string, DataType.datetime})
 #: Types the server accepts inside an array, object or map when sent as JSON.
 _NESTABLE = frozenset(
@@ -86,10 +88,11 @@ def requests(schema: Schema, sample: pd.DataFrame) -> st.SearchStrategy[pd.DataF
     mixed with generated rows.
 
     A named column schema gets generated values for every column, from what the
-    sample shows of it (see :func:`column_values`); each optional column is left out
-    of some requests, and is null in some rows when its type carries a null.
-    Hypothesis shrinks a request toward one row, sample rows and sample values, with
-    every column present.
+    sample shows of it (numbers around the observed range and one step outside the
+    observed whole numbers, unseen strings, ...: see :func:`_values`); each optional
+    column is left out of some requests, and is null in some rows when its type
+    carries a null. Hypothesis shrinks a request toward one row, sample rows and
+    sample values, with every column present.
 
     A tensor schema, or a column schema without names, gets the sample's own rows in
     new shapes: one row, or a batch of 2..10 rows taken from it.
