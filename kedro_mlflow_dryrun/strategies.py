@@ -11,10 +11,12 @@ Every request is one the scoring server accepts: its parsing
 whatever the model then does with it is the model's answer, not a rejected
 request. That rules out values JSON cannot carry to a column of that type (checked
 on MLflow 3.17): a null in an ``integer``, ``long`` or ``binary`` column (an
-optional one is left out instead), an ``integer`` or ``float`` beyond its 32 bits
-(the server wraps or overflows them silently), NaN or Infinity (not JSON), and
-``integer``, ``float`` or ``datetime`` values nested in an array, object or map
-(the server refuses them there; such arrays and maps stay empty).
+optional one is left out instead; a null in a ``boolean`` one would reach the model
+as False, so it is left out too), an ``integer`` or ``float`` beyond its 32 bits
+(the server wraps or overflows them silently), NaN or Infinity (not JSON),
+datetimes in more than one form, and ``integer``, ``float`` or ``datetime`` values
+nested in an array, object or map (the server refuses them there; such arrays and
+maps stay empty).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ _FLOAT_MAX = {
     DataType.double: float(np.finfo(np.float64).max),
 }
 #: Types whose null a JSON request carries to the model: the server refuses a null
-#: in the others (``integer``, ``long``, ``binary``) when it casts the column.
+#: in ``integer``, ``long`` and ``binary`` columns, and reads it as False in ``boolean`` ones.
 _NULLABLE = frozenset({DataType.float, DataType.double, DataType.string, DataType.datetime})
 #: Types the server accepts inside an array, object or map when sent as JSON.
 _NESTABLE = frozenset(
@@ -86,13 +88,20 @@ def requests(schema: Schema, sample: pd.DataFrame) -> st.SearchStrategy[pd.DataF
     mixed with generated rows.
 
     A named column schema gets generated values for every column, from what the
-    sample shows of it (see :func:`column_values`); each optional column is left out
-    of some requests, and is null in some rows when its type carries a null.
-    Hypothesis shrinks a request toward one row, sample rows and sample values, with
-    every column present.
+    sample shows of it (numbers around the observed range and one step outside the
+    observed whole numbers, unseen strings, ...: see :func:`_values`); each optional
+    column is left out of some requests, and is null in some rows when its type
+    carries a null. Hypothesis shrinks a request toward one row, sample rows and
+    sample values, with every column present.
 
     A tensor schema, or a column schema without names, gets the sample's own rows in
     new shapes: one row, or a batch of 2..10 rows taken from it.
+
+    Drawing from these strategies writes hypothesis' caches (Unicode tables, the
+    constants of local modules) under its storage directory, ``.hypothesis/`` in the
+    working directory, whatever ``settings(database=None)`` says: a caller that must
+    leave a project untouched points it elsewhere first, with
+    ``hypothesis.configuration.set_hypothesis_home_dir``.
 
     Raises:
         UnsupportedSchemaError: the schema admits no request that can be generated.
@@ -121,6 +130,7 @@ def requests(schema: Schema, sample: pd.DataFrame) -> st.SearchStrategy[pd.DataF
         # A drawn False keeps the column, and every row has every column: a request
         # shrinks toward all columns present rather than toward fewer draws.
         present = [c for c in columns if c.required or not draw(st.booleans())]
+        present = present or columns[:1]  # a request of no column has no rows either
         rows = draw(st.lists(row, min_size=1, max_size=MAX_ROWS))
         return pd.DataFrame(
             {c.name: _series([r[c.name] for r in rows], c.type) for c in present},
@@ -151,24 +161,6 @@ def request_body(request: pd.DataFrame) -> dict[str, object]:
     return {"dataframe_split": split}
 
 
-def column_values(column_type: ColumnType, observed: Sequence[object]) -> st.SearchStrategy[Any]:
-    """Values of one cell of a column of that type, never null.
-
-    Numbers: the observed ones, then 0, the observed bounds and the whole numbers
-    one step outside the observed ones, then any within the observed range widened
-    by its width. Strings: the observed ones, then unseen ones (empty, non-ASCII,
-    long, any). Booleans, bytes, datetimes within the observed span, arrays, objects
-    and maps of those, and for ``any`` the observed values and JSON scalars.
-
-    Raises:
-        UnsupportedSchemaError: a nested type no JSON request can carry.
-    """
-    values = _values(column_type, observed, nested=False)
-    if values is None:
-        raise UnsupportedSchemaError(f"No JSON request can carry a value of type {column_type}.")
-    return values
-
-
 def _cell_values(column: ColSpec, observed: list[object]) -> st.SearchStrategy[Any] | None:
     """A cell's values: the column's values, and null where the column is optional and
     a null reaches the model; ``None`` when the column can only be left out or
@@ -176,7 +168,11 @@ def _cell_values(column: ColSpec, observed: list[object]) -> st.SearchStrategy[A
     values = _values(column.type, observed, nested=False)
     if values is None:
         return None if column.required else st.none()
-    return st.one_of(values, st.none()) if _cell_is_nullable(column) else values
+    if not _cell_is_nullable(column):
+        return values
+    # A value is drawn even for a null: a null costs no fewer draws than a value, so
+    # hypothesis shrinks toward the value, not toward the null.
+    return st.tuples(values, st.booleans()).map(lambda drawn: None if drawn[1] else drawn[0])
 
 
 def _cell_is_nullable(column: ColSpec) -> bool:
@@ -190,8 +186,15 @@ def _cell_is_nullable(column: ColSpec) -> bool:
 def _values(
     column_type: ColumnType, observed: Sequence[object], nested: bool
 ) -> st.SearchStrategy[Any] | None:
-    """Values of ``column_type``, observed ones first; ``None`` when the server refuses
-    every one."""
+    """Values of one cell of that type, never null; ``None`` when the server refuses
+    every one.
+
+    Observed values first, so that hypothesis shrinks toward them. Numbers: then 0,
+    the observed bounds and the whole numbers one step outside the observed ones,
+    then any within the observed range widened by its width. Strings: then unseen
+    ones (empty, non-ASCII, long, any). Booleans, bytes, datetimes within the
+    observed span, arrays, objects and maps of those; for ``any``, JSON scalars.
+    """
     seen = _distinct([_admitted(column_type, v, nested) for v in observed])
     seen = [v for v in seen if v is not _REFUSED]
     if isinstance(column_type, DataType):
@@ -353,6 +356,8 @@ def _scalar_admitted(data_type: DataType, value: object, nested: bool) -> object
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if data_type in _INT_BOUNDS:
         low, high = _INT_BOUNDS[data_type]
+        if isinstance(value, float) and value.is_integer():  # a nullable column read as floats
+            value = int(value)
         return value if isinstance(value, int) and number and low <= value <= high else _REFUSED
     if data_type in _FLOAT_MAX:
         # A double nested in an array or object must be sent as a float: 2.0, not 2.
