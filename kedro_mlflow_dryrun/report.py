@@ -103,6 +103,8 @@ class DryRunReport:
             checked.append(
                 f"it answered the {self.serve['rows']} sample rows as its output schema says"
             )
+        if not checked:  # serve_check: false, environment: off; explore alone ran
+            return f"Serve check skipped: {self.model_uri} (serve_check: false, environment: off)"
         return f"Serve check passed: {self.model_uri}: {'; '.join(checked)}, {seconds:.2f} s"
 
     def _reason(self, full: bool) -> str:
