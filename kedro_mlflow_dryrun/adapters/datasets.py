@@ -6,10 +6,11 @@ what the format records of the whole input: a Parquet file's schema and null
 counts, a Spark frame's schema. A CSV file records nothing, so its schema is left
 to a full read, and only when a signature is inferred.
 
-This is the one module that touches kedro-datasets' private attributes
-(``_load_args``, ``_copy``, ``_fs``, ``_get_load_path``). Readers are chosen by
-``isinstance`` on the dataset class; a reader that meets attributes it does not
-expect gives up with the reason, and the caller falls back, never crashes.
+The private attributes of kedro-datasets' file datasets (``_load_args``, ``_copy``,
+``_fs``, ``_get_load_path``) are read through :mod:`kedro_mlflow_dryrun.compat`.
+Readers are chosen by ``isinstance`` on the dataset class; a reader that meets
+attributes it does not expect gives up with the reason, and the caller falls
+back, never crashes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from kedro.io import AbstractDataset
 
+from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.adapters.inputs import Rows, arrow_to_pandas, frame_schema, take
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ def read_head(dataset: AbstractDataset, size: int) -> Rows | None:
         if isinstance(dataset, dataset_type):
             try:
                 return reader(dataset, size)
-            except (AttributeError, KeyError, TypeError) as error:
+            except (compat.IncompatibleVersionError, KeyError, TypeError) as error:
                 logger.warning(
                     "Cannot read the first rows of a %s (kedro-datasets changed its "
                     "internals?): %s: %s. Falling back.",
@@ -111,8 +113,7 @@ def _read_with_load_arg(argument: str) -> Reader:
     """Readers that take a row limit (pandas ``nrows``, Polars ``n_rows``) stop early."""
 
     def read(dataset: AbstractDataset, size: int) -> Rows:
-        partial = dataset._copy()
-        partial._load_args = {**dataset._load_args, argument: size}  # type: ignore[attr-defined]
+        partial = compat.with_load_args(dataset, **{argument: size})
         return Rows(take(partial.load(), size, "head").data, None, "head")
 
     return read
@@ -131,10 +132,9 @@ def _read_parquet_head(dataset: AbstractDataset, size: int) -> Rows:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    load_path = str(dataset._get_load_path())  # type: ignore[attr-defined]
-    load_args = dataset._load_args  # type: ignore[attr-defined]
+    load_path, load_args = compat.load_path(dataset), compat.load_args(dataset)
     columns = load_args.get("columns")
-    with dataset._fs.open(load_path, mode="rb") as file:  # type: ignore[attr-defined]
+    with compat.filesystem(dataset).open(load_path, mode="rb") as file:
         # No pre-buffering: it would read whole column chunks ahead of the first rows.
         parquet_file = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 16)
         groups, rows = [], 0

@@ -24,6 +24,8 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from kedro_mlflow_dryrun import compat
+
 #: Above this size an artifact is not scanned: the report says so, fresh mode checks it.
 SCAN_LIMIT_BYTES = 256 * 1024 * 1024
 #: Opcodes read one by one (about 1 s per million) before a byte search takes over.
@@ -216,26 +218,8 @@ def local_distributions_left_out_of_inference() -> Iterator[None]:
     map, filtered while the model is logged, then restored. If MLflow renames it,
     nothing is filtered, and the environment audit reports the pin.
     """
-    from mlflow.utils import requirements_utils as inference
-
-    filtered: dict[str, list[str]] | None = None
-    try:
-        inference._init_modules_to_packages_map()
-        original: dict[str, list[str]] = inference._MODULES_TO_PACKAGES  # type: ignore[assignment]
-        filtered = {
-            module: [name for name in names if local_source(name) is None]
-            for module, names in original.items()
-        }
-    except Exception:  # noqa: BLE001 - the model must be logged: then filter nothing
-        pass
-    if filtered is None:
+    with compat.requirement_inference_without(lambda name: local_source(name) is not None):
         yield
-        return
-    inference._MODULES_TO_PACKAGES = filtered  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        inference._MODULES_TO_PACKAGES = original  # type: ignore[assignment]
 
 
 def environment_directory(requirements: str) -> Path:

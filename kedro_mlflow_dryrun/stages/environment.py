@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from kedro_mlflow_dryrun.adapters import environments
-from kedro_mlflow_dryrun.errors import ModelEnvironmentError
+from kedro_mlflow_dryrun.errors import IncompatibleVersionError, ModelEnvironmentError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
 if TYPE_CHECKING:
@@ -35,10 +35,15 @@ _FRESH_FIX = (
 )
 
 #: Run by the fresh environment's Python: load the model, answer the request as served.
+#: Its MLflow is the one the model's requirements name: it may lack the server's names.
 _ANSWER = """
 import json, sys
 import mlflow.pyfunc
-from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+try:
+    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+except ImportError as error:
+    print("\\n" + json.dumps({"missing": str(error), "mlflow": mlflow.__version__}))
+    sys.exit()
 model = mlflow.pyfunc.load_model(sys.argv[1])
 with open(sys.argv[2]) as request:
     reply = invocations(request.read(), CONTENT_TYPE_JSON, model, model.metadata.get_input_schema())
@@ -135,6 +140,15 @@ def fresh(context: DryRunContext) -> None:
                 f"requirements.txt: {_last_line(str(error))}\n{error}\n{_FRESH_FIX}"
             ) from error
         reply = json.loads(output.strip().splitlines()[-1])
+    if "missing" in reply:
+        raise IncompatibleVersionError(
+            f"The dry run could not check the model in its fresh environment: the scoring "
+            f"server of mlflow {reply['mlflow']} there lacks what kedro-mlflow-dryrun asks "
+            f"it for: {reply['missing']}.\n"
+            "Fix: pin a version of mlflow that kedro-mlflow-dryrun supports in "
+            "log_model_kwargs['pip_requirements'], or set 'environment: audit'.",
+            missing="mlflow.pyfunc.scoring_server.invocations",
+        )
     environment["seconds"] = environment.get("seconds", {}) | {
         "fresh_reuse" if cached else "fresh_build": round(built - start, 2),
         "fresh_answer": round(time.perf_counter() - built, 2),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from kedro_mlflow_dryrun.adapters import inputs
 from kedro_mlflow_dryrun.adapters.datasets import read_head
-from kedro_mlflow_dryrun.errors import DryRunSkipped, SampleError
+from kedro_mlflow_dryrun.errors import DryRunSkipped, IncompatibleVersionError, SampleError
 from kedro_mlflow_dryrun.report import CAPTURED
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class SampleCapture:
         self.size = size
         self.strategy: SampleStrategy = strategy
         self.sample: Sample | None = None
-        self.error: SampleError | None = None
+        self.error: SampleError | IncompatibleVersionError | None = None
         #: Time spent inside the training node: the sample and the whole input's schema.
         self.seconds = 0.0
 
@@ -74,7 +74,7 @@ class SampleCapture:
             start = time.perf_counter()
             self.sample = Sample.of(inputs.take(data, self.size, self.strategy), CAPTURED)
             self.seconds = round(time.perf_counter() - start, 4)
-        except SampleError as error:
+        except (SampleError, IncompatibleVersionError) as error:
             self.error = error
         except Exception as error:  # noqa: BLE001 - must never fail the training node
             self.error = SampleError(
@@ -88,6 +88,8 @@ def take(context: DryRunContext) -> None:
     config, report = context.config, context.report
     dataset_name = config.sample_dataset or context.input_name
     capture = context.captured
+    if capture is not None and isinstance(capture.error, IncompatibleVersionError):
+        raise capture.error
     if capture is not None and capture.error is not None:
         # Nothing says the model cannot serve: nothing was checked. kedro-mlflow logs
         # its model as without the plugin, and the reason says how to get the check.
