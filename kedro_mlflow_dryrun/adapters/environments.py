@@ -222,6 +222,29 @@ def local_distributions_left_out_of_inference() -> Iterator[None]:
         yield
 
 
+#: What a project's directory holds that is not its source: bytecode, caches, editor files.
+NOT_SOURCE = (
+    *("__pycache__", "*.py[co]", ".mypy_cache", ".pytest_cache", ".ruff_cache"),
+    *("*~", ".*.sw?", ".#*", "#*#", ".DS_Store", "Thumbs.db", ".ipynb_checkpoints"),
+)
+
+
+@contextmanager
+def source_only(code_paths: Iterable[str]) -> Iterator[list[str]]:
+    """Copies of the directories among ``code_paths`` without what :data:`NOT_SOURCE` names,
+    under their own names (MLflow ships each as ``code/<name>``), until the block ends."""
+    with tempfile.TemporaryDirectory(prefix="dryrun-code-") as temporary:
+        copies = []
+        for index, path in enumerate(map(str, code_paths)):
+            if not os.path.isdir(path):
+                copies.append(path)
+                continue
+            copy = Path(temporary, str(index), os.path.basename(os.path.abspath(path)))
+            shutil.copytree(path, copy, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+            copies.append(str(copy))
+        yield copies
+
+
 def environment_directory(requirements: str) -> Path:
     """Where the environment built from ``requirements`` is cached, per Python version."""
     version = ".".join(map(str, sys.version_info[:3]))

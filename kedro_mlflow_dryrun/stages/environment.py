@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -67,14 +67,19 @@ def prepare(context: DryRunContext) -> None:
 
 @contextmanager
 def while_logging(context: DryRunContext) -> Iterator[None]:
-    """While kedro-mlflow logs the model: MLflow infers its requirements without local pins.
+    """While kedro-mlflow logs the model: MLflow infers its requirements without local pins,
+    and the code it ships is source only (no bytecode, caches or editor files).
 
     Requirements the user wrote are left as written: the audit reports what they lack.
     """
-    if any(context.log_model_kwargs.get(key) for key in HAND_WRITTEN):
-        yield
-        return
-    with environments.local_distributions_left_out_of_inference():
+    kwargs = context.log_model_kwargs
+    code_paths = cast("list[str] | None", kwargs.get("code_paths"))
+    with ExitStack() as stack:
+        if code_paths:
+            kwargs["code_paths"] = stack.enter_context(environments.source_only(code_paths))
+            stack.callback(kwargs.__setitem__, "code_paths", code_paths)
+        if not any(kwargs.get(key) for key in HAND_WRITTEN):
+            stack.enter_context(environments.local_distributions_left_out_of_inference())
         yield
 
 
