@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import mlflow
 import mlflow.models.utils
+import mlflow.pyfunc
 import pandas as pd
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
