@@ -12,10 +12,10 @@ from contextlib import contextmanager
 
 import mlflow
 import mlflow.models.utils
-import mlflow.pyfunc
 import pandas as pd
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
+from mlflow.pyfunc import PythonModel
 from mlflow.utils import requirements_utils
 
 from kedro_mlflow_dryrun import engine
@@ -50,7 +50,7 @@ class Overlap:
                 self.first_out.set()
 
 
-class Doubled(mlflow.pyfunc.PythonModel):
+class Doubled(PythonModel):
     def predict(self, context, model_input, params=None):
         return pd.DataFrame({"p": model_input["x"] * 2.0})
 
