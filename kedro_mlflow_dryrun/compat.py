@@ -73,9 +73,12 @@ def incompatible(
     """What broke and the versions, first line first: the one warning a user reads."""
     owner = DISTRIBUTIONS.get(name.split(".")[0], name.split(".")[0])
     plugin = "kedro-mlflow-dryrun"
+    what = (
+        f"{owner} {version(owner)} {problem} {name}, which {plugin} {version(plugin)} uses "
+        f"({type(error).__name__}: {error})"
+    )
     return IncompatibleVersionError(
-        f"The dry run could not check the model: {owner} {version(owner)} {problem} {name}, "
-        f"which {plugin} {version(plugin)} uses ({type(error).__name__}: {error}).\n"
+        f"The dry run could not check the model: {what}.\n"
         f"This is the plugin's failure, not the model's (installed: {installed_versions()}). "
         "The model is logged as kedro-mlflow alone logs it, and the run is tagged "
         "dryrun.status=error.\n"
@@ -83,6 +86,7 @@ def incompatible(
         f"or upgrade {plugin}; meanwhile 'enabled: false' in conf/<env>/dryrun.yml turns the "
         "dry run off.",
         missing=name,
+        what=what,
     )
 
 

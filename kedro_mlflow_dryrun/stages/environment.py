@@ -146,13 +146,16 @@ def fresh(context: DryRunContext) -> None:
             ) from error
         reply = json.loads(output.strip().splitlines()[-1])
     if "missing" in reply:
+        what = (
+            f"in the model's fresh environment, the scoring server of mlflow {reply['mlflow']} "
+            f"lacks what kedro-mlflow-dryrun asks it for: {reply['missing']}"
+        )
         raise IncompatibleVersionError(
-            f"The dry run could not check the model in its fresh environment: the scoring "
-            f"server of mlflow {reply['mlflow']} there lacks what kedro-mlflow-dryrun asks "
-            f"it for: {reply['missing']}.\n"
+            f"The dry run could not check the model: {what}.\n"
             "Fix: pin a version of mlflow that kedro-mlflow-dryrun supports in "
             "log_model_kwargs['pip_requirements'], or set 'environment: audit'.",
             missing="mlflow.pyfunc.scoring_server.invocations",
+            what=what,
         )
     environment["seconds"] = environment.get("seconds", {}) | {
         "fresh_reuse" if cached else "fresh_build": round(built - start, 2),
