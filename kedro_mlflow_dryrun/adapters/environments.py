@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickletools
 import re
@@ -25,6 +26,8 @@ from pathlib import Path
 from types import ModuleType
 
 from kedro_mlflow_dryrun import compat
+
+logger = logging.getLogger(__name__)
 
 #: Above this size an artifact is not scanned: the report says so, fresh mode checks it.
 SCAN_LIMIT_BYTES = 256 * 1024 * 1024
@@ -232,16 +235,22 @@ NOT_SOURCE = (
 @contextmanager
 def source_only(code_paths: Iterable[str]) -> Iterator[list[str]]:
     """Copies of the directories among ``code_paths`` without what :data:`NOT_SOURCE` names,
-    under their own names (MLflow ships each as ``code/<name>``), until the block ends."""
+    under their own names (MLflow ships each as ``code/<name>``), until the block ends.
+
+    It runs as kedro-mlflow logs the model, so it never raises: a directory it cannot
+    copy is shipped as it is, and MLflow says what it makes of it.
+    """
     with tempfile.TemporaryDirectory(prefix="dryrun-code-") as temporary:
         copies = []
         for index, path in enumerate(map(str, code_paths)):
-            if not os.path.isdir(path):
-                copies.append(path)
-                continue
             copy = Path(temporary, str(index), os.path.basename(os.path.abspath(path)))
-            shutil.copytree(path, copy, ignore=shutil.ignore_patterns(*NOT_SOURCE))
-            copies.append(str(copy))
+            try:
+                if os.path.isdir(path):
+                    shutil.copytree(path, copy, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+                    path = str(copy)
+            except OSError as error:
+                logger.warning("%s is shipped as it is, caches included: %s", path, error)
+            copies.append(path)
         yield copies
 
 
