@@ -85,13 +85,17 @@ def test_partial_read_of_parquet_reads_the_first_batch(tmp_path, big_frame):
     pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
 
 
-def test_a_dataset_that_cannot_be_read_partially_is_loaded_whole(tmp_path, big_frame):
-    dataset = PickleDataset(filepath=str(tmp_path / "h.pkl"))
+@pytest.mark.parametrize("kind", ["PickleDataset", "DeltaTableDataset"])
+def test_a_dataset_that_cannot_be_read_partially_is_loaded_whole(tmp_path, big_frame, kind):
+    from kedro_datasets.pandas import DeltaTableDataset
+
+    kinds = {"PickleDataset": PickleDataset, "DeltaTableDataset": DeltaTableDataset}
+    dataset = kinds[kind](filepath=str(tmp_path / "houses"))
     dataset.save(big_frame)
 
     sample = read_partial(DataCatalog({"houses": dataset}), "houses", 10, "head")
 
-    assert sample.source == f"{LOADED_WHOLE}: a PickleDataset cannot be read in part"
+    assert sample.source == f"{LOADED_WHOLE}: a {kind} cannot be read in part"
     pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
     assert sample.schema == infer_signature(model_input=big_frame).inputs
 
@@ -162,15 +166,3 @@ def test_a_parquet_directory_is_read_in_part_as_pandas_reads_it_whole(houses_dir
     first = whole.head(10).reset_index(drop=True)
     pd.testing.assert_frame_equal(sample.data.reset_index(drop=True), first)
     assert sample.schema == infer_signature(model_input=whole).inputs
-
-
-def test_a_delta_table_is_loaded_whole(tmp_path, big_frame):
-    from kedro_datasets.pandas import DeltaTableDataset
-
-    dataset = DeltaTableDataset(filepath=str(tmp_path / "delta"))
-    dataset.save(big_frame)
-
-    sample = read_partial(DataCatalog({"houses": dataset}), "houses", 10, "head")
-
-    assert sample.source == f"{LOADED_WHOLE}: a DeltaTableDataset cannot be read in part"
-    pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
