@@ -118,6 +118,11 @@ def enforce_schema(data: object, schema: Schema) -> object:
     return private("mlflow.models.utils", "_enforce_schema")(data, schema)
 
 
+def enforce_type(value: object, column_type: object) -> object:
+    """One value converted as schema enforcement converts a column of ``column_type``."""
+    return private("mlflow.models.utils", "_enforce_type")(value, column_type)
+
+
 # MLflow: the scoring server of ``mlflow models serve``.
 
 
