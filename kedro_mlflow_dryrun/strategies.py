@@ -34,6 +34,9 @@ from hypothesis import strategies as st
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType, Array, Map, Object
 
+from kedro_mlflow_dryrun.compat import enforce_type
+from kedro_mlflow_dryrun.errors import IncompatibleVersionError
+
 #: Rows in a request: one row, or a small batch.
 MAX_ROWS = 10
 #: Strings a lookup built from training's categories is unlikely to know: empty,
@@ -342,9 +345,9 @@ def _admitted(column_type: ColumnType, value: object, nested: bool) -> object:
     try:
         parsed = json.loads(json.dumps(_json_value(value), allow_nan=False))
         if not isinstance(column_type, AnyType):  # the server enforces it twice: parsing, predict
-            from mlflow.models.utils import _enforce_type
-
-            _enforce_type(_enforce_type(parsed, column_type), column_type)
+            enforce_type(enforce_type(parsed, column_type), column_type)
+    except IncompatibleVersionError:  # a renamed MLflow name is an error, not a refusal
+        raise
     except Exception:  # noqa: BLE001 - MLflow raises several types for a refused value
         return _REFUSED
     return value

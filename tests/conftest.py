@@ -27,3 +27,19 @@ def in_process(project: Project, monkeypatch: pytest.MonkeyPatch):
 
     yield run
     forget(project)
+
+
+def _hypothesis_profile() -> None:
+    """Property tests write nothing and judge no speed: the machine is shared and noisy."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "dryrun-tests",
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.load_profile("dryrun-tests")
+
+
+_hypothesis_profile()

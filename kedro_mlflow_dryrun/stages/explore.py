@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from kedro.io import MemoryDataset
 
+from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.errors import DryRunInternalError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
@@ -441,6 +442,7 @@ def _explore(
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis.errors import Unsatisfiable
 
+    from kedro_mlflow_dryrun.adapters.environments import plugin_cache
     from kedro_mlflow_dryrun.adapters.models import quiet_runner
 
     @settings(
@@ -460,7 +462,11 @@ def _explore(
     found: dict[Kind, Finding] = {}
     stopped = False
     try:
-        with _hypothesis_outside_the_project(), quiet_runner(), _artifacts_shared(search.model):
+        with (
+            compat.hypothesis_isolated(plugin_cache("hypothesis")),
+            quiet_runner(),
+            _artifacts_shared(search.model),
+        ):
             explore()
     except _OutOfTime:
         found, stopped = dict(search.smallest), True
@@ -489,35 +495,6 @@ def _findings_in(error: BaseException) -> Iterator[_Found]:
 
 
 @contextmanager
-def _hypothesis_outside_the_project() -> Iterator[None]:
-    """hypothesis writes nothing under the working directory (the project), and draws no
-    constants from the local modules this process happens to have imported.
-
-    Both are hypothesis internals (``configuration``'s home directory, the provider's
-    ``_get_local_constants``); where they are missing, nothing is changed.
-    """
-    from hypothesis import configuration
-    from hypothesis.internal.conjecture import providers
-
-    from kedro_mlflow_dryrun.adapters.environments import plugin_cache
-
-    home = vars(configuration).get("__hypothesis_home_directory")
-    local_constants = getattr(providers, "_get_local_constants", None)
-    cache = getattr(providers, "CONSTANTS_CACHE", None)
-    configuration.set_hypothesis_home_dir(plugin_cache("hypothesis"))
-    if local_constants is not None and cache is not None:
-        providers._get_local_constants = providers.Constants
-        cache.cache.clear()
-    try:
-        yield
-    finally:
-        configuration.set_hypothesis_home_dir(home)
-        if local_constants is not None and cache is not None:
-            providers._get_local_constants = local_constants
-            cache.cache.clear()
-
-
-@contextmanager
 def _artifacts_shared(model: PyFuncModel) -> Iterator[None]:
     """kedro-mlflow's served model deep-copies its catalog, artifacts included, for every
     request (a quarter of a second for a model of 800 MiB): explore's requests share
@@ -525,7 +502,7 @@ def _artifacts_shared(model: PyFuncModel) -> Iterator[None]:
     changed an artifact in place would then make the answers drift from request to
     request (``nondeterministic``), where a served model, copying, would not.
     """
-    python_model = getattr(getattr(model, "_model_impl", None), "python_model", None)
+    python_model = compat.python_model(model)
     catalog = getattr(python_model, "loaded_catalog", None)
     pipeline = getattr(python_model, "pipeline", None)
     input_name = getattr(python_model, "input_name", None)
