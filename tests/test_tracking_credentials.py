@@ -188,7 +188,6 @@ def test_a_wrong_password_is_an_error_of_its_own(authenticated):
     _project_conf(project, "wrong_password", authenticated.server.url, wrong)
 
     report = authenticated.dryrun_json("--env", "wrong_password", "--model-uri", MODEL)
-    human = authenticated.kedro("dryrun", "--env", "wrong_password", "--model-uri", MODEL)
 
     assert report["exit_code"] == 2, report
     assert report["status"] == "error"
@@ -197,8 +196,6 @@ def test_a_wrong_password_is_an_error_of_its_own(authenticated):
         f"while reading {MODEL}."
     )
     assert "credentials.yml" in report["reason"] and "No logged model" not in report["reason"]
-    assert human.returncode == 2, human.output
-    assert "Error: The tracking server" in human.output
     assert all(wrong not in output for output in authenticated.outputs)
     _assert_no_password(authenticated)
 
