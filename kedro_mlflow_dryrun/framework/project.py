@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.config import MissingConfigException
 
 from kedro_mlflow_dryrun.config import DryRunConfig, resolve
-from kedro_mlflow_dryrun.errors import PipelineDefinitionError
+from kedro_mlflow_dryrun.errors import ConfigError, PipelineDefinitionError
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -193,7 +193,13 @@ def use_project_tracking(context: KedroContext) -> None:
     import mlflow
     from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
 
-    config = KedroMlflowConfig.model_validate(config_file(context, "mlflow"))
+    try:
+        config = KedroMlflowConfig.model_validate(config_file(context, "mlflow"))
+    except ValueError as error:  # pydantic's ValidationError
+        raise ConfigError(
+            f"conf/<env>/mlflow.yml is not what kedro-mlflow accepts: {error}\n"
+            "Fix: correct it as the message says; kedro run stops on it too."
+        ) from error
     server = config.server
     default = os.environ.get("MLFLOW_TRACKING_URI", "mlruns")
     tracking_uri = _project_uri(context, server.mlflow_tracking_uri or default)
