@@ -65,5 +65,16 @@ class TrackingServerError(DryRunInternalError):
     """The tracking server did not answer, or refused the credentials: nothing was checked."""
 
 
+class IncompatibleVersionError(DryRunInternalError):
+    """MLflow, Kedro or kedro-datasets lacks a name the plugin uses (see ``compat``)."""
+
+    def __init__(self, message: str, missing: str, what: str) -> None:
+        super().__init__(message)
+        #: The name that is missing, e.g. ``mlflow.models.utils._enforce_schema``.
+        self.missing = missing
+        #: What broke, in a sentence naming it and the versions.
+        self.what = what
+
+
 class DryRunFailed(DryRunError):
     """Raised after the model is logged, so that ``kedro run`` exits non-zero."""

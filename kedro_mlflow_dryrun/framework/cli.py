@@ -7,13 +7,15 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
 
+from kedro_mlflow_dryrun import patches
 from kedro_mlflow_dryrun.config import cli_overrides
 from kedro_mlflow_dryrun.errors import DryRunError
 from kedro_mlflow_dryrun.report import ERROR, FAILED, DryRunReport
@@ -235,26 +237,28 @@ def _stdout_to_stderr(active: bool) -> Iterator[None]:
     if not active:
         yield
         return
-    stdout = sys.stdout
-    stdout.flush()
-    descriptors = _descriptors(stdout, sys.stderr)
-    saved = None
-    if descriptors is not None:
-        saved = os.dup(descriptors[0])
-        os.dup2(descriptors[1], descriptors[0])
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
+    with _descriptor_to_stderr(), patches.attribute(sys, "stdout", sys.stderr):
+        yield
+
+
+def _descriptor_to_stderr() -> AbstractContextManager[None]:
+    """Descriptor 1 writes where descriptor 2 does, while any caller is inside."""
+    stdout, stderr = sys.stdout, sys.stderr
+
+    def apply() -> Callable[[], None]:
+        try:
+            out, err = stdout.fileno(), stderr.fileno()
+        except (AttributeError, OSError, ValueError):  # a test's buffers: no descriptor
+            return lambda: None
         stdout.flush()
-        if descriptors is not None and saved is not None:
-            os.dup2(saved, descriptors[0])
+        saved = os.dup(out)
+        os.dup2(err, out)
+
+        def undo() -> None:
+            stdout.flush()  # what a handler holding it wrote goes to stderr too
+            os.dup2(saved, out)
             os.close(saved)
 
+        return undo
 
-def _descriptors(stdout: IO[str], stderr: IO[str]) -> tuple[int, int] | None:
-    """The descriptors of the two streams, when they are real files (not a test's buffers)."""
-    try:
-        return stdout.fileno(), stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
+    return patches.shared(("descriptor", 1), apply)

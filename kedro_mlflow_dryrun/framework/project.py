@@ -127,8 +127,9 @@ def project_context(
     which creates the tracking store (a sqlite file, say): ``kedro dryrun`` writes
     nothing, so only the project's own hooks from ``settings.py`` run, not kedro-mlflow's.
     """
-    from kedro.framework.hooks import _create_hook_manager
     from kedro.framework.project import settings
+
+    from kedro_mlflow_dryrun import compat
 
     env = env or os.getenv("KEDRO_ENV")
     config_loader = settings.CONFIG_LOADER_CLASS(
@@ -137,7 +138,7 @@ def project_context(
         runtime_params=runtime_params,
         **settings.CONFIG_LOADER_ARGS,
     )
-    hook_manager = _create_hook_manager()
+    hook_manager = compat.create_hook_manager()
     for hook in settings.HOOKS:
         if not type(hook).__module__.startswith("kedro_mlflow"):
             hook_manager.register(hook)
@@ -193,6 +194,8 @@ def use_project_tracking(context: KedroContext) -> None:
     import mlflow
     from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
 
+    from kedro_mlflow_dryrun import compat
+
     try:
         config = KedroMlflowConfig.model_validate(config_file(context, "mlflow"))
     except ValueError as error:  # pydantic's ValidationError
@@ -204,8 +207,8 @@ def use_project_tracking(context: KedroContext) -> None:
     default = os.environ.get("MLFLOW_TRACKING_URI", "mlruns")
     tracking_uri = _project_uri(context, server.mlflow_tracking_uri or default)
     registry_uri = server.mlflow_registry_uri
-    config._export_credentials(context)
-    config._register_request_header_provider(context)
+    compat.export_credentials(config, context)
+    compat.register_request_header_provider(config, context)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(_project_uri(context, registry_uri) if registry_uri else tracking_uri)
 
