@@ -5,7 +5,9 @@ One command, self-contained (it generates its data and copies the example projec
 
     python benchmarks/bench_spark.py [--repeats 5] [--run-rows 100000]
 
-It prints, measured side by side in one run, medians:
+It prints, measured side by side in one run, medians, and writes them with the run's
+provenance (commit, uncommitted changes, machine, versions) to
+``benchmarks/results/spark-<run rows>-rows.json``:
 
 1. the Spark sample (``limit(n)`` then ``toPandas()``, and the schema MLflow reads
    from the Spark frame) of a Parquet input of 10^5 and of 10^6 rows, alternated,
@@ -36,12 +38,16 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "house_prices"
 sys.path.insert(0, str(EXAMPLE / "src"))
+
+from measure import machine_info  # noqa: E402
+from provenance import RESULTS, plugin_sha256, source, write  # noqa: E402
 
 from house_prices.synthetic import make_houses  # noqa: E402
 from kedro_mlflow_dryrun.adapters.inputs import take  # noqa: E402
@@ -88,7 +94,7 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def spark_sample(folder: Path, repeats: int) -> None:
+def spark_sample(folder: Path, repeats: int) -> dict[str, Any]:
     from pyspark.sql import SparkSession
 
     os.environ["PYSPARK_SUBMIT_ARGS"] = SPARK_ARGS
@@ -108,17 +114,19 @@ def spark_sample(folder: Path, repeats: int) -> None:
     print("\n## Spark sample: limit(100).toPandas() and the schema, Parquet input, local[2]\n")
     print("| rows | sample | whole frame toPandas() |")
     print("| --- | --- | --- |")
+    measured: dict[str, Any] = {}
     for rows, path in paths.items():
         whole = median_seconds(lambda path=path: spark.read.parquet(path).toPandas(), repeats)
-        print(
-            f"| {rows:,} | {statistics.median(sample[rows]) * 1e3:.0f} ms | {whole * 1e3:.0f} ms |"
-        )
+        median = statistics.median(sample[rows])
+        measured[str(rows)] = {"sample_s": median, "whole_to_pandas_s": whole}
+        print(f"| {rows:,} | {median * 1e3:.0f} ms | {whole * 1e3:.0f} ms |")
     ratio = statistics.median(sample[10**6]) / statistics.median(sample[10**5])
     print(f"\nsample at 10^6 / sample at 10^5: {ratio:.2f}")
     spark.stop()
+    return {"rows": measured, "sample_ratio_1e6_over_1e5": ratio}
 
 
-def input_profile(folder: Path, repeats: int) -> None:
+def input_profile(folder: Path, repeats: int) -> dict[str, float]:
     from mlflow.models import infer_signature
 
     frame = make_houses(10**6)
@@ -137,6 +145,7 @@ def input_profile(folder: Path, repeats: int) -> None:
         f"\nplugin / infer_signature: 1 / {inference / profile:,.0f}; "
         f"plugin / (reload + infer_signature): 1 / {(inference + reload) / profile:,.0f}"
     )
+    return {"plugin_s": profile, "infer_signature_s": inference, "reload_s": reload}
 
 
 def spark_project(folder: Path, name: str, rows: int, plugin: bool) -> Path:
@@ -190,7 +199,7 @@ def plugin_seconds(project: Path) -> dict[str, float]:
     return {part: seconds.get(part, 0.0) for part in PLUGIN_PARTS}
 
 
-def training_share(folder: Path, rows: int, repeats: int) -> None:
+def training_share(folder: Path, rows: int, repeats: int) -> dict[str, Any]:
     with_plugin = spark_project(folder, "with_plugin", rows, plugin=True)
     alone = spark_project(folder, "kedro_mlflow_alone", rows, plugin=False)
     runs: dict[str, list[float]] = {"plugin": [], "alone": [], "inside": []}
@@ -219,18 +228,38 @@ def training_share(folder: Path, rows: int, repeats: int) -> None:
         "in-process, medians: "
         + ", ".join(f"{part} {statistics.median(parts[part]):.2f} s" for part in PLUGIN_PARTS)
     )
+    return {
+        "rows": rows,
+        "runs_s": runs,
+        "median_s": {"plugin": plugin, "alone": only, "inside": inside},
+        "paired_differences_s": differences,
+        "inside_median_s": {part: statistics.median(parts[part]) for part in PLUGIN_PARTS},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--run-rows", type=int, default=100_000)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # MLflow's hint on integer columns, pyspark on pandas 3
+    provenance = {**source(plugin_sha256(ROOT)), **machine_info()}
     with tempfile.TemporaryDirectory() as folder:
-        spark_sample(Path(folder), args.repeats)
-        input_profile(Path(folder), args.repeats)
-        training_share(Path(folder), args.run_rows, args.repeats)
+        results = {
+            "spark_sample": spark_sample(Path(folder), args.repeats),
+            "input_profile": input_profile(Path(folder), args.repeats),
+            "training": training_share(Path(folder), args.run_rows, args.repeats),
+        }
+    written = write(
+        args.results_dir,
+        "spark",
+        {**provenance, "load_average_at_end": os.getloadavg()},
+        {"repeats": args.repeats, "run_rows": args.run_rows},
+        results,
+        name=f"spark-{args.run_rows}-rows",
+    )
+    print(f"\nResults written to {written}.")
 
 
 if __name__ == "__main__":

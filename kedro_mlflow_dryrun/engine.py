@@ -59,17 +59,25 @@ def run_stages(context: DryRunContext, stages: Sequence[Stage], total: str | Non
                 report.fail(str(error))
             except Exception as error:
                 logger.debug("The dry run could not check the model", exc_info=True)
-                report.error(could_not_check(name, error, report.versions))
+                report.error(could_not_check(f"stage '{name}'", error, report.versions))
 
 
-def could_not_check(stage: str, error: BaseException, versions: dict[str, str]) -> str:
+def could_not_check(
+    where: str, error: BaseException, versions: dict[str, str], training: bool = True
+) -> str:
     """The reason of an ``error``: what broke, where, with which versions, and the way on."""
+    from kedro_mlflow_dryrun.adapters.tracking import redact
+
     installed = ", ".join(f"{name} {version}" for name, version in versions.items())
+    logged = (
+        " The model is logged all the same, and the run is tagged dryrun.status=error."
+        if training
+        else ""
+    )
     return (
-        f"The dry run could not check the model: stage '{stage}' raised "
-        f"{type(error).__name__}: {error}\n"
-        f"This is the plugin's failure, not the model's ({installed}). The model is "
-        "logged all the same, and the run is tagged dryrun.status=error.\n"
+        f"The dry run could not check the model: {where} raised "
+        f"{type(error).__name__}: {redact(str(error))}\n"
+        f"This is the plugin's failure, not the model's ({installed}).{logged}\n"
         "Fix: report it to kedro-mlflow-dryrun with this message; meanwhile "
         "'enabled: false' in conf/<env>/dryrun.yml turns the dry run off."
     )

@@ -8,9 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +30,39 @@ for _name, _value in {
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "house_prices"
 PACKAGE = "house_prices"
+SERVER_STARTUP_SECONDS = 120
+SERVER_STOP_SECONDS = 15
+#: The README's recipe for ``kedro dryrun --json``: Kedro's own start-up lines, logged
+#: before any plugin runs, go to stderr too.
+STDERR_LOGGING = """\
+version: 1
+disable_existing_loggers: False
+formatters:
+  plain:
+    format: "%(levelname)s %(name)s: %(message)s"
+handlers:
+  stderr:
+    class: logging.StreamHandler
+    formatter: plain
+    stream: ext://sys.stderr
+loggers:
+  kedro:
+    level: INFO
+root:
+  handlers: [stderr]
+"""
 
 
 @dataclass
 class RunResult:
     returncode: int
-    output: str
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """What a terminal shows: both streams."""
+        return self.stdout + self.stderr
 
 
 @dataclass
@@ -102,7 +135,7 @@ class Project:
             env={**os.environ, "COLUMNS": "250", **(env or {})},
             timeout=600,
         )
-        return RunResult(completed.returncode, completed.stdout + completed.stderr)
+        return RunResult(completed.returncode, completed.stdout, completed.stderr)
 
     def mlflow_view(self) -> MlflowView:
         """The single run of the store, its logged models, signature and report."""
@@ -227,3 +260,88 @@ def dry_run(context: Any) -> Any:
 
     run_stages(context, before_logging(), total="total")
     return context.report
+
+
+def stderr_logging(directory: Path) -> dict[str, str]:
+    """The environment of the README's ``--json`` recipe, its logging file in ``directory``."""
+    path = directory / "stderr_logging.yml"
+    path.write_text(STDERR_LOGGING)
+    return {"KEDRO_LOGGING_CONFIG": str(path)}
+
+
+@dataclass
+class Server:
+    url: str
+    root: Path
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+
+@contextmanager
+def mlflow_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``mlflow server [args]`` on a free port of 127.0.0.1, serving its artifacts over HTTP,
+    stopped with the workers it started."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (root / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                *args,
+                "--host=127.0.0.1",
+                f"--port={port}",
+                "--workers=1",
+                f"--backend-store-uri=sqlite:///{root / 'server.db'}",
+                f"--artifacts-destination={root / 'artifacts'}",
+            ],
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # No background job runner: the tests need none, and it is 4 more processes.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + SERVER_STARTUP_SECONDS
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"mlflow server did not start:\n{(root / 'server.log').read_text()}"
+                    )
+                time.sleep(0.25)
+            yield Server(url=url, root=root)
+        finally:
+            _stop(process)
+
+
+def free_port() -> int:
+    """A port nothing listened on a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stops the server and the workers it started: its own process group."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=SERVER_STOP_SECONDS)
+    with suppress(ProcessLookupError):  # any worker that outlived the server
+        os.killpg(process.pid, signal.SIGKILL)

@@ -22,6 +22,7 @@ from kedro.runner import SequentialRunner
 
 from kedro_mlflow_dryrun import compat, patches
 from kedro_mlflow_dryrun.adapters.datasets import loads_anew, round_trips_exactly
+from kedro_mlflow_dryrun.adapters.tracking import redact, server_error
 from kedro_mlflow_dryrun.errors import InferenceError, ModelNotFoundError, ServeCheckError
 
 if TYPE_CHECKING:
@@ -193,9 +194,9 @@ class LoggedPyfuncModel:
         try:
             self.model: PyFuncModel = mlflow.pyfunc.load_model(model_uri)
         except Exception as error:
-            raise InferenceError(
+            raise server_error(error, model_uri) or InferenceError(
                 f"The logged model {model_uri} cannot be loaded: {type(error).__name__}: "
-                f"{error}\nFix: install in this environment what the model imports."
+                f"{redact(str(error))}\nFix: install in this environment what the model imports."
             ) from error
         self.output_name = "predictions"  # a served model has one output, under that key
 
@@ -416,8 +417,8 @@ def resolve_model_uri(uri: str) -> LoggedModelRef:
     try:
         info = mlflow.models.get_model_info(uri)
     except Exception as error:  # MLflow raises several types for a bad URI
-        raise ModelNotFoundError(
-            f"No logged model at {uri}: {type(error).__name__}: {error}\n"
+        raise server_error(error, uri) or ModelNotFoundError(
+            f"No logged model at {uri}: {type(error).__name__}: {redact(str(error))}\n"
             "Fix: pass models:/<model_id>, models:/<name>/<version>, models:/<name>@<alias> "
             "or runs:/<run_id>/<path>, with the tracking URI of conf/<env>/mlflow.yml."
         ) from error
