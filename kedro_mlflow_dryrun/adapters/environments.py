@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 #: Above this size an artifact is not scanned: the report says so, fresh mode checks it.
 SCAN_LIMIT_BYTES = 256 * 1024 * 1024
@@ -188,17 +189,16 @@ def _requires(name: str) -> tuple[str, ...]:
 
 
 def local_source(name: str) -> str | None:
-    """Where ``name`` was installed from, when that is a directory or a file here.
+    """Where ``name`` was installed from, when that is a directory here, editable or not.
 
     pip records it in ``direct_url.json`` (PEP 610): ``pip install -e .`` and
     ``pip install ./project`` both; a name pinned from such a distribution is looked
-    up on the public index, where it is another project or none.
+    up on the public index, where it is another project or none. A wheel or sdist
+    file is not a directory: see :func:`archive_source`.
     """
-    directory = installed().get(normalized(name))
-    direct_url_file = directory / "direct_url.json" if directory else None
-    if direct_url_file is None or not direct_url_file.exists():
+    direct_url = _direct_url(name)
+    if direct_url is None or "archive_info" in direct_url:
         return None
-    direct_url = json.loads(direct_url_file.read_text())
     editable = direct_url.get("dir_info", {}).get("editable", False)
     url = str(direct_url.get("url", ""))
     if editable or url.startswith("file://"):
@@ -206,9 +206,31 @@ def local_source(name: str) -> str | None:
     return None
 
 
+def archive_source(name: str) -> str | None:
+    """The wheel or sdist file here that ``name`` was installed from, if it was.
+
+    Offline and Docker builds install releases that way: the name and version are
+    those of the release an index has, unless the file was built from a project here.
+    """
+    direct_url = _direct_url(name)
+    url = str(direct_url.get("url", "")) if direct_url else ""
+    if direct_url is None or "archive_info" not in direct_url or not url.startswith("file://"):
+        return None
+    return url.removeprefix("file://")
+
+
+def _direct_url(name: str) -> dict[str, Any] | None:
+    directory = installed().get(normalized(name))
+    direct_url_file = directory / "direct_url.json" if directory else None
+    if direct_url_file is None or not direct_url_file.exists():
+        return None
+    direct_url: dict[str, Any] = json.loads(direct_url_file.read_text())
+    return direct_url
+
+
 @contextmanager
-def local_distributions_left_out_of_inference() -> Iterator[None]:
-    """MLflow's requirement inference, minus the distributions installed from here.
+def local_distributions_left_out_of_inference(left_out: Callable[[str], bool]) -> Iterator[None]:
+    """MLflow's requirement inference, minus the distributions ``left_out`` names.
 
     MLflow maps each module its model imports to a distribution and pins it; a
     project installed editable becomes ``<project>==0.1.0``, which pip looks up on
@@ -223,7 +245,7 @@ def local_distributions_left_out_of_inference() -> Iterator[None]:
         inference._init_modules_to_packages_map()
         original: dict[str, list[str]] = inference._MODULES_TO_PACKAGES  # type: ignore[assignment]
         filtered = {
-            module: [name for name in names if local_source(name) is None]
+            module: [name for name in names if not left_out(name)]
             for module, names in original.items()
         }
     except Exception:  # noqa: BLE001 - the model must be logged: then filter nothing
@@ -337,6 +359,8 @@ class ModelFiles:
     pickled_modules: dict[str, set[str]] = field(default_factory=dict)
     #: Artifacts left unscanned: too large, or neither here nor small.
     not_scanned: list[str] = field(default_factory=list)
+    #: ``conda.yaml``'s dependencies other than its ``pip`` section (``conda`` env managers).
+    conda_dependencies: list[str] = field(default_factory=list)
 
 
 def logged_model_files(model_uri: str) -> ModelFiles:
@@ -360,7 +384,7 @@ def logged_model_files(model_uri: str) -> ModelFiles:
             if line.strip() and not line.lstrip().startswith("#")
         ]
         code = _code_names(directory / "code") if (directory / "code").is_dir() else []
-        files = ModelFiles(requirements, code)
+        files = ModelFiles(requirements, code, conda_dependencies=_conda_dependencies(directory))
         files.pickled_modules["python_model.pkl"] = pickle_modules(
             directory / flavor["python_model"]
         )
@@ -373,6 +397,15 @@ def logged_model_files(model_uri: str) -> ModelFiles:
     return files
 
 
+def _conda_dependencies(model: Path) -> list[str]:
+    import yaml
+
+    conda = model / "conda.yaml"
+    environment = yaml.safe_load(conda.read_text()) if conda.exists() else None
+    dependencies = environment.get("dependencies") if isinstance(environment, dict) else None
+    return [str(entry) for entry in dependencies or [] if not isinstance(entry, dict)]
+
+
 def _local_directory(location: str) -> Path | None:
     path = location.removeprefix("file://")
     return Path(path) if "://" not in path and Path(path).is_dir() else None
@@ -381,7 +414,7 @@ def _local_directory(location: str) -> Path | None:
 def _download_small_files(location: str, destination: str) -> Path:
     from mlflow.artifacts import download_artifacts, list_artifacts
 
-    for name in ("MLmodel", "requirements.txt", "python_model.pkl"):
+    for name in ("MLmodel", "requirements.txt", "python_model.pkl", "conda.yaml"):
         download_artifacts(artifact_uri=f"{location}/{name}", dst_path=destination)
     code = Path(destination, "code")
     for entry in list_artifacts(artifact_uri=f"{location}/code") or []:

@@ -65,11 +65,19 @@ def outputs(context: DryRunContext) -> None:
 
 
 def infer_output_schema(output: object) -> Schema:
-    """Column by column where needed, so one odd column does not hide the others."""
+    """Column by column where needed, so one odd column does not hide the others.
+
+    A 1-D array of scalars is one column of their type, not a tensor as MLflow's
+    ``infer_signature`` records it: served, it is a JSON list of scalars either way,
+    and a column type is what the MLflow UI shows and ``spark_udf`` can return
+    (``object``, a tensor type, it cannot type at all).
+    """
     from mlflow.types import ColSpec, Schema
     from mlflow.types.schema import AnyType
     from mlflow.types.utils import _infer_schema
 
+    if (column := _scalar_column(output)) is not None:
+        return column
     try:
         return _infer_schema(output)
     except Exception:  # noqa: BLE001 - MLflow raises many types for untypable data
@@ -86,6 +94,22 @@ def infer_output_schema(output: object) -> Schema:
             )
             specs.append(ColSpec(type=AnyType(), name=str(column)))
     return Schema(specs)
+
+
+def _scalar_column(output: object) -> Schema | None:
+    """One unnamed column for a 1-D numpy array of scalars; ``None`` for anything else."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.types import DataType
+    from mlflow.types.utils import _infer_schema
+
+    if not isinstance(output, np.ndarray) or output.ndim != 1:
+        return None
+    try:
+        schema = _infer_schema(pd.Series(output))
+    except Exception:  # noqa: BLE001 - not scalars MLflow can type: it stays a tensor
+        return None
+    return schema if isinstance(schema.inputs[0].type, DataType) else None
 
 
 def _check_against(signature: ModelSignature, output: object, output_name: str) -> None:

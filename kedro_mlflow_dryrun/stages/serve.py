@@ -33,7 +33,8 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "double": (int, float),
     "string": (str,),
     "binary": (str,),
-    "datetime": (str,),
+    # ISO text; a numpy datetime64 array is written as nanoseconds since the epoch.
+    "datetime": (str, int),
 }
 
 
@@ -42,7 +43,9 @@ def run(context: DryRunContext) -> None:
     assert context.sample is not None
     outputs = context.signature.outputs if context.signature is not None else None
     model_uri = context.logged_model_uri()
-    context.report.serve = serve_round_trip(model_uri, context.sample.data, outputs)
+    context.report.serve = serve_round_trip(
+        model_uri, context.sample.data, outputs, dry_run_output=context.output
+    )
 
 
 @contextmanager
@@ -65,8 +68,14 @@ def _left_to_the_serve_check(model_uri: str, serving_input: object) -> None:
     """MLflow's ``_validate_serving_input``, whose request the serve check makes."""
 
 
-def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) -> dict[str, Any]:
-    """Returns what the served model answered, or raises :class:`ServeCheckError`."""
+def serve_round_trip(
+    model_uri: str, sample: Any, output_schema: Schema | None, dry_run_output: object = None
+) -> dict[str, Any]:
+    """Returns what the served model answered, or raises :class:`ServeCheckError`.
+
+    An output of one unnamed column is also compared, value by value, with what the
+    dry run's inference pipeline returned for the same rows.
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -87,6 +96,8 @@ def serve_round_trip(model_uri: str, sample: Any, output_schema: Schema | None) 
         )
     predictions = json.loads(reply.response)["predictions"]
     _compare(predictions, len(sample), output_schema, model_uri)
+    if output_schema is not None and _one_column(output_schema) and dry_run_output is not None:
+        _compare_column(predictions, dry_run_output, output_schema.inputs[0], model_uri)
     return {"model_uri": model_uri, "status": reply.status, "rows": len(predictions)}
 
 
@@ -96,7 +107,13 @@ def _compare(predictions: Any, rows: int, schema: Any, model_uri: str) -> None:
         raise ServeCheckError(
             f"The logged model {model_uri} answered {count} predictions for {rows} rows."
         )
-    if schema is None or not schema.has_input_names() or not predictions:
+    if schema is None or not predictions:
+        return
+    if _one_column(schema):
+        for row, value in enumerate(map(_scalar, predictions)):
+            _check_type(value, schema.inputs[0], row, model_uri)
+        return
+    if not schema.has_input_names():
         return
     expected = schema.input_names()
     for row, record in enumerate(predictions):
@@ -107,12 +124,60 @@ def _compare(predictions: Any, rows: int, schema: Any, model_uri: str) -> None:
                 f"but its output schema lists {expected}."
             )
         for spec in schema.inputs:
-            value = record[spec.name]
-            allowed = _JSON_TYPES.get(repr(spec.type))
-            if value is None or allowed is None:
-                continue
-            if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
-                raise ServeCheckError(
-                    f"The logged model {model_uri} answered column {spec.name!r}, row {row} "
-                    f"with {value!r}, but its output schema says {spec.type!r}."
-                )
+            _check_type(record[spec.name], spec, row, model_uri)
+
+
+def _one_column(schema: Schema) -> bool:
+    """One unnamed column of scalars: served as a JSON list of them."""
+    from mlflow.types import ColSpec
+
+    return (
+        len(schema.inputs) == 1
+        and isinstance(schema.inputs[0], ColSpec)
+        and (schema.inputs[0].name is None)
+    )
+
+
+def _scalar(prediction: Any) -> Any:
+    """A pandas Series is answered as one-key records (``{"0": value}``); the rest as values."""
+    if isinstance(prediction, dict) and len(prediction) == 1:
+        return next(iter(prediction.values()))
+    return prediction
+
+
+def _check_type(value: Any, spec: Any, row: int, model_uri: str) -> None:
+    allowed = _JSON_TYPES.get(repr(spec.type))
+    if value is None or allowed is None:
+        return
+    if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+        column = f"column {spec.name!r}, row {row}" if spec.name else f"row {row}"
+        raise ServeCheckError(
+            f"The logged model {model_uri} answered {column} with {value!r}, but its "
+            f"output schema says {spec.type!r}."
+        )
+
+
+def _compare_column(predictions: list[Any], output: object, spec: Any, model_uri: str) -> None:
+    """The served values are the dry run's, row by row (floats to 1e-9, relatively)."""
+    import math
+
+    from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
+
+    jsonable = _get_jsonable_obj(output, pandas_orient="records")
+    expected = json.loads(json.dumps(jsonable, cls=NumpyEncoder))
+    for row, (served, computed) in enumerate(zip(predictions, expected, strict=False)):
+        served, computed = _scalar(served), _scalar(computed)
+        if isinstance(served, float) and isinstance(computed, float):
+            same = math.isclose(served, computed, rel_tol=1e-9) or (
+                math.isnan(served) and math.isnan(computed)
+            )
+        else:
+            same = served == computed
+        if not same:
+            raise ServeCheckError(
+                f"The logged model {model_uri} answered row {row} with {served!r}, but the "
+                f"inference pipeline returned {computed!r} for it in the dry run: the model "
+                f"as logged does not compute what training's pipeline computes ({spec.type!r})."
+                "\nFix: make the inference pipeline deterministic, and check that its "
+                "artifacts are the ones training saved."
+            )
