@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -38,6 +39,18 @@ def stored(project: Project, empty_store: Path) -> Project:
     """The project, its MLflow store already made (for tests of what a run logs)."""
     shutil.copy(empty_store, project.path / "mlflow.db")
     return project
+
+
+@pytest.fixture
+def plugin_lines():
+    """The plugin's log lines (Kedro's session sets up logging anew, past ``caplog``)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("kedro_mlflow_dryrun")
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
 
 
 @pytest.fixture

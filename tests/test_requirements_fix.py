@@ -29,7 +29,9 @@ CONDA_ENV = {
     "dependencies": ["python=3.11", "pip", "house_prices==0.1", {"pip": [PANDAS]}],
 }
 SET = re.compile(r"^Fix: set log_model_kwargs\['(\w+)'\] to (.+)$", re.M)
-WRITE = re.compile(r"^Fix: write this to (\S+) \(log_model_kwargs\['(\w+)'\]\):\n((?:  .*\n?)+)", re.M)
+WRITE = re.compile(
+    r"^Fix: write this to (\S+) \(log_model_kwargs\['(\w+)'\]\):\n((?:  .*\n?)+)", re.M
+)
 
 #: form -> (log_model_kwargs beside the name, files to write, what the fix sets)
 FORMS: dict[str, tuple[str, dict[str, str], str]] = {
