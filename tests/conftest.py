@@ -46,7 +46,7 @@ def plugin_lines():
     """The plugin's log lines (Kedro's session sets up logging anew, past ``caplog``)."""
     lines: list[str] = []
     handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    handler.emit = lambda record: lines.append(record.getMessage())
     logger = logging.getLogger("kedro_mlflow_dryrun")
     logger.addHandler(handler)
     yield lines
