@@ -53,6 +53,30 @@ def plugin_lines():
     logger.removeHandler(handler)
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the tests (it takes about 10 s to start); its Python workers
+    run this interpreter, which has the project's packages (the system's has not)."""
+    import os
+
+    from pyspark.sql import SparkSession
+
+    workers = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+    if workers is None:
+        del os.environ["PYSPARK_PYTHON"]
+    else:
+        os.environ["PYSPARK_PYTHON"] = workers
+
+
 @pytest.fixture
 def in_process(project: Project, monkeypatch: pytest.MonkeyPatch):
     """Runs the project with ``KedroSession`` in this process, then forgets it."""

@@ -93,10 +93,13 @@ class Project:
         end = text.index("\n", start)
         registry.write_text(text[:start] + f"log_model_kwargs={expression}," + text[end:])
 
-    def kedro(self, *args: str, env: dict[str, str] | None = None) -> RunResult:
-        """``kedro <args>`` in a subprocess, as a user types it."""
+    def kedro(
+        self, *args: str, env: dict[str, str] | None = None, python: Path | None = None
+    ) -> RunResult:
+        """``kedro <args>`` in a subprocess, as a user types it (in another virtualenv:
+        ``python``)."""
         completed = subprocess.run(
-            [sys.executable, "-m", "kedro", *args],
+            [python or sys.executable, "-m", "kedro", *args],
             cwd=self.path,
             capture_output=True,
             text=True,

@@ -91,14 +91,9 @@ def test_a_project_not_installed_ships_its_package_and_serves_fresh(
 def test_an_editable_project_is_shipped_as_code_never_pinned(project, fresh_python, tmp_path):
     python = overlay_python(tmp_path / "overlay")
     uv_install(python, "-e", project.path)
-    completed = subprocess.run(
-        [python, "-m", "kedro", "run", "--pipeline=training"],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-    )
+    result = project.kedro("run", "--pipeline=training", python=python)
 
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert result.returncode == 0, result.output
     view = project.mlflow_view()
     assert view.tags["dryrun.environment"] == "passed"
     requirements = _logged_model_predicts_in_a_fresh_environment(
@@ -227,14 +222,9 @@ def test_a_wheel_file_install_is_pinned_and_the_projects_own_wheel_is_shipped(st
     python = overlay_python(tmp_path / "overlay")
     uv_install(python, *sorted(wheels.glob("*.whl")))  # house_prices and tabulate
 
-    completed = subprocess.run(
-        [python, "-m", "kedro", "run", "--pipeline=training"],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-    )
+    result = project.kedro("run", "--pipeline=training", python=python)
 
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert result.returncode == 0, result.output
     view = project.mlflow_view()
     assert view.tags["dryrun.status"] == view.tags["dryrun.environment"] == "passed"
     environment = view.report["environment"]

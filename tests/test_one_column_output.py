@@ -7,9 +7,6 @@ one ``string`` column, which it returns as strings.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,22 +49,6 @@ def test_a_1d_array_of_scalars_is_one_column_of_their_type(output, column):
 )
 def test_other_tensors_keep_their_tensor_spec_described_readably(output, described):
     assert describe_outputs(ModelSignature(outputs=infer_output_schema(output))) == described
-
-
-@pytest.fixture(scope="module")
-def spark():
-    """A local Spark whose Python workers run this interpreter, with the project's packages."""
-    from pyspark.sql import SparkSession
-
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 def test_labels_are_a_string_column_that_spark_udf_returns(stored, in_process, plugin_lines, spark):

@@ -68,10 +68,10 @@ def fix(
     if isinstance(written, str | Path):
         file = Path(written) if base is None else base / written
         written = _read(file, key)
-    if key == "conda_env":
-        assert isinstance(written, dict)
+    if isinstance(written, dict):
         return RequirementsFix(key, _conda_env(written, add, remove), file)
-    return RequirementsFix(key, _pip(list(map(str, written)), add, remove), file)  # type: ignore[call-overload]
+    assert isinstance(written, list | tuple)
+    return RequirementsFix(key, _pip([str(line) for line in written], add, remove), file)
 
 
 def _read(file: Path, key: str) -> object:
