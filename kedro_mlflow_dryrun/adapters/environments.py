@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickletools
 import re
@@ -24,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 #: Above this size an artifact is not scanned: the report says so, fresh mode checks it.
 SCAN_LIMIT_BYTES = 256 * 1024 * 1024
@@ -228,36 +231,33 @@ def _direct_url(name: str) -> dict[str, Any] | None:
     return direct_url
 
 
+#: What a project's directory holds that is not its source: bytecode, caches, editor files.
+NOT_SOURCE = (
+    *("__pycache__", "*.py[co]", ".mypy_cache", ".pytest_cache", ".ruff_cache"),
+    *("*~", ".*.sw?", ".#*", "#*#", ".DS_Store", "Thumbs.db", ".ipynb_checkpoints"),
+)
+
+
 @contextmanager
-def local_distributions_left_out_of_inference(left_out: Callable[[str], bool]) -> Iterator[None]:
-    """MLflow's requirement inference, minus the distributions ``left_out`` names.
+def source_only(code_paths: Iterable[str]) -> Iterator[list[str]]:
+    """Copies of the directories among ``code_paths`` without what :data:`NOT_SOURCE` names,
+    under their own names (MLflow ships each as ``code/<name>``), until the block ends.
 
-    MLflow maps each module its model imports to a distribution and pins it; a
-    project installed editable becomes ``<project>==0.1.0``, which pip looks up on
-    the public index. The one touch of an MLflow private: its module -> distribution
-    map, filtered while the model is logged, then restored. If MLflow renames it,
-    nothing is filtered, and the environment audit reports the pin.
+    It runs as kedro-mlflow logs the model, so it never raises: a directory it cannot
+    copy is shipped as it is, and MLflow says what it makes of it.
     """
-    from mlflow.utils import requirements_utils as inference
-
-    filtered: dict[str, list[str]] | None = None
-    try:
-        inference._init_modules_to_packages_map()
-        original: dict[str, list[str]] = inference._MODULES_TO_PACKAGES  # type: ignore[assignment]
-        filtered = {
-            module: [name for name in names if not left_out(name)]
-            for module, names in original.items()
-        }
-    except Exception:  # noqa: BLE001 - the model must be logged: then filter nothing
-        pass
-    if filtered is None:
-        yield
-        return
-    inference._MODULES_TO_PACKAGES = filtered  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        inference._MODULES_TO_PACKAGES = original  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory(prefix="dryrun-code-") as temporary:
+        copies = []
+        for index, path in enumerate(map(str, code_paths)):
+            copy = Path(temporary, str(index), os.path.basename(os.path.abspath(path)))
+            try:
+                if os.path.isdir(path):
+                    shutil.copytree(path, copy, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+                    path = str(copy)
+            except OSError as error:
+                logger.warning("%s is shipped as it is, caches included: %s", path, error)
+            copies.append(path)
+        yield copies
 
 
 def environment_directory(requirements: str) -> Path:
