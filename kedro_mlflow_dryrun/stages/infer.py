@@ -76,8 +76,8 @@ def infer_output_schema(output: object) -> Schema:
     from mlflow.types import ColSpec, Schema
     from mlflow.types.schema import AnyType
 
-    if (column := _scalar_column(output)) is not None:
-        return column
+    if (one_column := _scalar_column(output)) is not None:
+        return one_column
     try:
         return compat.infer_schema(output)
     except compat.IncompatibleVersionError:
@@ -103,12 +103,11 @@ def _scalar_column(output: object) -> Schema | None:
     import numpy as np
     import pandas as pd
     from mlflow.types import DataType
-    from mlflow.types.utils import _infer_schema
 
     if not isinstance(output, np.ndarray) or output.ndim != 1:
         return None
     try:
-        schema = _infer_schema(pd.Series(output))
+        schema = compat.infer_schema(pd.Series(output))
     except Exception:  # noqa: BLE001 - not scalars MLflow can type: it stays a tensor
         return None
     return schema if isinstance(schema.inputs[0].type, DataType) else None

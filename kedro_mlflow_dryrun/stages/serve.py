@@ -12,6 +12,7 @@ leaves it alone, so that a model of a GiB is loaded back and copied once, not tw
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -164,10 +165,9 @@ def _compare_column(predictions: list[Any], output: object, spec: Any, model_uri
     """The served values are the dry run's, row by row (floats to 1e-9, relatively)."""
     import math
 
-    from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
-
-    jsonable = _get_jsonable_obj(output, pandas_orient="records")
-    expected = json.loads(json.dumps(jsonable, cls=NumpyEncoder))
+    written = io.StringIO()
+    compat.predictions_to_json(output, written)  # what the server would write for it
+    expected = json.loads(written.getvalue())["predictions"]
     for row, (served, computed) in enumerate(zip(predictions, expected, strict=False)):
         served, computed = _scalar(served), _scalar(computed)
         if isinstance(served, float) and isinstance(computed, float):
