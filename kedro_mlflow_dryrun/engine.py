@@ -52,14 +52,14 @@ def run_stages(context: DryRunContext, stages: Sequence[Stage], total: str | Non
                 with _timed(report.seconds, name):
                     stage(context)
             except DryRunSkipped as skipped:
-                report.skip(str(skipped))
+                report.skip(str(skipped), name)
             except DryRunInternalError as error:
-                report.error(str(error))
+                report.error(str(error), name)
             except DryRunError as error:
-                report.fail(str(error))
+                report.fail(str(error), name)
             except Exception as error:
                 logger.debug("The dry run could not check the model", exc_info=True)
-                report.error(could_not_check(f"stage '{name}'", error, report.versions))
+                report.error(could_not_check(f"stage '{name}'", error, report.versions), name)
 
 
 def could_not_check(

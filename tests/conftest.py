@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,60 @@ from support import Project, example_copy, forget, session_run, track_in_project
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the example project, with its own sqlite MLflow store."""
     return example_copy(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow sqlite store with its tables made, once: MLflow's migrations of a new
+    store cost about 10 s on a busy machine, a copy of this one 0.1 s."""
+    from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
+
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    _get_sqlalchemy_store(f"sqlite:///{path}", None)
+    return path
+
+
+@pytest.fixture
+def stored(project: Project, empty_store: Path) -> Project:
+    """The project, its MLflow store already made (for tests of what a run logs)."""
+    shutil.copy(empty_store, project.path / "mlflow.db")
+    return project
+
+
+@pytest.fixture
+def plugin_lines():
+    """The plugin's log lines (Kedro's session sets up logging anew, past ``caplog``)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("kedro_mlflow_dryrun")
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the tests (it takes about 10 s to start); its Python workers
+    run this interpreter, which has the project's packages (the system's has not)."""
+    import os
+
+    from pyspark.sql import SparkSession
+
+    workers = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+    if workers is None:
+        del os.environ["PYSPARK_PYTHON"]
+    else:
+        os.environ["PYSPARK_PYTHON"] = workers
 
 
 @pytest.fixture

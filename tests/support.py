@@ -51,6 +51,7 @@ loggers:
 root:
   handlers: [stderr]
 """
+UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
 
 
 @dataclass
@@ -125,10 +126,13 @@ class Project:
         end = text.index("\n", start)
         registry.write_text(text[:start] + f"log_model_kwargs={expression}," + text[end:])
 
-    def kedro(self, *args: str, env: dict[str, str] | None = None) -> RunResult:
-        """``kedro <args>`` in a subprocess, as a user types it."""
+    def kedro(
+        self, *args: str, env: dict[str, str] | None = None, python: Path | None = None
+    ) -> RunResult:
+        """``kedro <args>`` in a subprocess, as a user types it (in another virtualenv:
+        ``python``)."""
         completed = subprocess.run(
-            [sys.executable, "-m", "kedro", *args],
+            [python or sys.executable, "-m", "kedro", *args],
             cwd=self.path,
             capture_output=True,
             text=True,
@@ -209,6 +213,25 @@ def forget(project: Project) -> None:
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
         del sys.modules[name]
     sys.path[:] = [p for p in sys.path if not p.startswith(str(project.path))]
+
+
+def overlay_python(directory: Path) -> Path:
+    """A virtualenv over this one: its own installs first, then every package of the test
+    virtualenv (its editable installs included). Made in a second, nothing downloaded."""
+    import site
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", directory], check=True)
+    (next(directory.glob("lib/python*/site-packages")) / "test_venv.pth").write_text(
+        "".join(f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages())
+    )
+    return directory / "bin" / "python"
+
+
+def uv_install(python: Path, *requirements: str | Path) -> None:
+    """``uv pip install --no-deps`` into the virtualenv of ``python``."""
+    subprocess.run(
+        [UV, "pip", "install", "-q", "--python", python, "--no-deps", *requirements], check=True
+    )
 
 
 def logged_models(client: Any, run: Any) -> list[Any]:

@@ -232,6 +232,7 @@ def _log_verdict(context: DryRunContext, fresh: bool) -> None:
     logger.log(level, report.summary(full_reason))
     if fresh and report.passed:
         logger.info(report.serve_summary(full_reason))
+    logger.log(level, report.verdict(full_reason))
 
 
 def _echo_signature(title: str, signature: ModelSignature | None) -> None:
