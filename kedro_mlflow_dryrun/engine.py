@@ -5,7 +5,7 @@ The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
     before the model is logged:  environment (code shipped) -> sample -> infer inputs
                                  -> request -> execute -> check -> infer outputs
                                  -> contract -> drift
-    after it is logged:          environment (audit, fresh) -> serve
+    after it is logged:          environment (audit, fresh) -> serve -> spark
     then:                        record
 
 Stages read and write a :class:`~kedro_mlflow_dryrun.context.DryRunContext`. A stage
@@ -160,11 +160,11 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
 
 def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
     """What needs the logged model."""
-    from kedro_mlflow_dryrun.stages import environment, serve
+    from kedro_mlflow_dryrun.stages import environment, serve, spark
 
     checks = {
         "off": (),
         "audit": (environment.audit,),
         "fresh": (environment.audit, environment.fresh),
     }
-    return (*checks[config.environment], *((serve.run,) if config.serve_check else ()))
+    return (*checks[config.environment], *((serve.run,) if config.serve_check else ()), spark.run)

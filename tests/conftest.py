@@ -12,6 +12,33 @@ import pytest
 from support import EXAMPLE, PACKAGE, Project
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on Spark run last: once the session is up, ``spark_udf: auto`` would
+    run the Spark batch check in every later training run of this process."""
+    items.sort(key=lambda item: "spark" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the whole test session: it takes about 10 s to start. Its
+    Python workers run this interpreter, which holds the models' packages."""
+    import os
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the example project, with its own sqlite MLflow store."""
