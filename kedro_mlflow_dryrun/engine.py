@@ -158,13 +158,16 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
         yield
 
 
-def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
-    """What needs the logged model."""
-    from kedro_mlflow_dryrun.stages import environment, serve, spark
+def after_logging(config: DryRunConfig, spark: bool = True) -> tuple[Stage, ...]:
+    """What needs the logged model; ``spark=False`` leaves the Spark batch check out, for a
+    caller that runs it later (once the signature is written)."""
+    from kedro_mlflow_dryrun.stages import environment, serve
+    from kedro_mlflow_dryrun.stages import spark as spark_batch
 
     checks = {
         "off": (),
         "audit": (environment.audit,),
         "fresh": (environment.audit, environment.fresh),
     }
-    return (*checks[config.environment], *((serve.run,) if config.serve_check else ()), spark.run)
+    serving = (serve.run,) if config.serve_check else ()
+    return (*checks[config.environment], *serving, *((spark_batch.run,) if spark else ()))

@@ -141,7 +141,7 @@ def _workers_on_this_python(spark: SparkSession) -> Iterator[None]:
     except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext: nothing to set
         yield
         return
-    if not context.master.startswith("local") or context.pythonExec == sys.executable:
+    if not str(context.master).startswith("local") or context.pythonExec == sys.executable:
         yield
         return
     previous, context.pythonExec = context.pythonExec, sys.executable

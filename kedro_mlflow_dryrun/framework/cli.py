@@ -112,6 +112,14 @@ def run(no_output_schema: bool, **kedro_run_options: object) -> object:
         "requirements (environment: fresh), then serve it, as after training."
     ),
 )
+@click.option(
+    "--spark",
+    is_flag=True,
+    help=(
+        "Also score the sample with mlflow.pyfunc.spark_udf on a SparkSession (a local one "
+        "if none is active; spark_udf: always) and compare with the scoring server's answers."
+    ),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for CI.")
 @click.pass_obj
 def dryrun(
@@ -121,6 +129,7 @@ def dryrun(
     set_signature: bool,
     input_file: Path | None,
     fresh: bool,
+    spark: bool,
     as_json: bool,
     env: str | None,
     params: dict[str, Any],
@@ -132,6 +141,8 @@ def dryrun(
     if not model_uri and (set_signature or input_file or fresh):
         raise click.UsageError("--set-signature, --input and --fresh need --model-uri.")
     overrides = {"environment": "fresh"} if fresh else {}
+    if spark:
+        overrides["spark_udf"] = "always"
     try:
         with cli_overrides(**overrides), _report_only(as_json):
             project = project_context(metadata, env, params or None)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from kedro_mlflow_dryrun.adapters.spark import Scored
+    from kedro_mlflow_dryrun.config import DryRunConfig
     from kedro_mlflow_dryrun.context import DryRunContext
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
@@ -42,6 +43,15 @@ NO_SESSION = (
     "no SparkSession is active in this process, and 'spark_udf: auto' starts none. "
     "'spark_udf: always' in conf/<env>/dryrun.yml (or kedro dryrun --spark) starts a local one"
 )
+
+
+def wanted(config: DryRunConfig) -> bool:
+    """Whether the check would run: ``always``, or ``auto`` with a session active."""
+    from kedro_mlflow_dryrun.adapters.spark import active_session
+
+    return config.spark_udf == "always" or (
+        config.spark_udf == "auto" and active_session() is not None
+    )
 
 
 def run(context: DryRunContext) -> None:
@@ -145,7 +155,7 @@ def _no_output_schema(model_uri: str, served: list[Any]) -> None:
         return
     kept, *lost = list(first)
     raise SparkCheckError(
-        f"The logged model {model_uri} has no output schema, so spark_udf falls back to one "
+        f"The model {model_uri} has no output schema, so spark_udf falls back to one "
         f"double column: a Spark batch job gets {kept!r} alone and loses "
         f"{', '.join(map(repr, lost))}.\n"
         "Fix: let kedro-mlflow-dryrun record the signature (take 'signature' out of "
@@ -235,12 +245,12 @@ class _Where:
             return self._unsupported_type(schema, unsupported.group(1), cause)
         if not self.scored.in_worker or "No module named" in cause:
             return DryRunInternalError(
-                f"The Spark batch check could not score the logged model {self.model_uri}: "
+                f"The Spark batch check could not score the model {self.model_uri}: "
                 f"{cause}\nFix: make the session's Python workers run an interpreter with the "
                 "model's packages (PYSPARK_PYTHON), or set 'spark_udf: never' in dryrun.yml."
             )
         return SparkCheckError(
-            f"spark_udf fails on the logged model {self.model_uri}, which the scoring server "
+            f"spark_udf fails on the model {self.model_uri}, which the scoring server "
             f"answers: {cause}\nFix: make {self.node} return columns of the types its output "
             "schema lists (numbers, strings, booleans), one row per input row."
         )
@@ -265,9 +275,11 @@ class _Where:
             f"Fix: make {self.node} return {where} in the type its output schema lists."
         )
 
-    def _not_row_aligned(self, number: int, rows: list[int], answered: int, cause: str) -> Exception:
+    def _not_row_aligned(
+        self, number: int, rows: list[int], answered: int, cause: str
+    ) -> Exception:
         return SparkCheckError(
-            f"spark_udf cannot score the logged model {self.model_uri}: its output is not one "
+            f"spark_udf cannot score the model {self.model_uri}: its output is not one "
             f"row per input row. Spark hands the model one partition at a time; for the "
             f"{len(rows)} rows of partition {number} (rows {rows[0]} to {rows[-1]} of the "
             f"sample) the scoring server answers {answered} rows, and Spark fails: {cause}\n"
@@ -276,14 +288,13 @@ class _Where:
         )
 
     def _optional(self, spec: Any, row: int, what: str) -> Exception:
-        spark_type = self.scored.return_type
         return SparkCheckError(
             f"spark_udf cannot type output column {spec.name!r} of the logged model "
             f"{self.model_uri}: its output schema marks it optional (row {row} of the sample "
-            f"holds no value), but spark_udf declares every column non-optional "
-            f"({spark_type}), and {what}.\n"
-            f"Fix: fill the missing values of {spec.name!r} in {self.node} (fillna), or return "
-            "it as double, where a missing value is NaN."
+            f"holds no value), but spark_udf converts every value of the column to "
+            f"{spec.type!r} ({self.scored.return_type}), and {what}.\n"
+            f"Fix: fill the missing values of {spec.name!r} in {self.node} (fillna), so that "
+            "it is required; a double column may instead hold NaN, which Spark keeps."
         )
 
     def _unsupported_type(self, schema: Schema, spark_name: str, cause: str) -> Exception:
@@ -306,7 +317,7 @@ class _Where:
     ) -> Exception:
         request = self.rows.iloc[row].to_dict()
         return SparkCheckError(
-            f"The logged model {self.model_uri} answers rows differently on Spark, which hands "
+            f"The model {self.model_uri} answers rows differently on Spark, which hands "
             f"it one partition at a time: its answer for a row depends on the other rows of "
             f"the request. Row {row} of the sample {request}:\n"
             f"  the scoring server, all {len(self.rows)} rows at once: {expected!r}\n"
