@@ -7,6 +7,7 @@ trains with a SparkSession active, which ``spark_udf: auto`` would check on.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import pytest
@@ -60,7 +61,11 @@ def _train(project, in_process, output: str | None = None):
     project.set_log_model_kwargs('{"name": "house_prices", "pip_requirements": ["pandas"]}')
     project.set_dryrun(drop_columns=["price"], environment="off")
     bands = {"low": 250000, "high": 500000} | ({"output": output} if output else {})
-    return in_process(runtime_params={"price_bands": bands}, pipeline_names=["training"])
+    project.write(
+        "conf/base/parameters.yml",
+        json.dumps({"features": ["area", "rooms", "age"], "price_bands": bands}),
+    )
+    return in_process(pipeline_names=["training"])
 
 
 def _failed(project, in_process, output: str) -> tuple[str, dict]:
@@ -86,7 +91,21 @@ def test_auto_with_no_session_active_starts_nothing(project, in_process):
     assert ("pyspark" in sys.modules) == imported
 
 
-def test_a_table_is_scored_as_a_struct_of_its_output_schema(project, in_process, spark, caplog):
+@pytest.fixture
+def plugin_lines():
+    """The plugin's log lines (Kedro's logging setup leaves caplog's handler out)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("kedro_mlflow_dryrun")
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
+
+
+def test_a_table_is_scored_as_a_struct_of_its_output_schema(
+    project, in_process, spark, plugin_lines
+):
     import mlflow
 
     from kedro_mlflow_dryrun.adapters.models import answer
@@ -98,7 +117,7 @@ def test_a_table_is_scored_as_a_struct_of_its_output_schema(project, in_process,
     struct = "struct<price:double,band:string,rooms:bigint,pricey:boolean,discount:float>"
     assert view.report["spark"]["return_type"] == struct
     assert view.report["spark"]["partitions"] == 2
-    assert f"returns {struct}" in caplog.text
+    assert [line for line in plugin_lines if f"returns {struct}" in line]
     # What a user's batch job gets, beside what the scoring server answers.
     uri = f"models:/{view.models[0].model_id}"
     rows = __import__("pandas").read_csv(project.path / "data/01_raw/houses.csv").head(20)
@@ -136,13 +155,38 @@ def test_an_output_not_one_row_per_row_is_named_with_the_fix(project, in_process
     assert "Fix: make node 'predict_prices' return exactly one row per input row" in message
 
 
-def test_a_batch_dependent_answer_shows_one_row_and_both_answers(project, in_process, spark):
+def test_a_batch_dependent_answer_shows_one_row_and_both_answers_in_every_command(
+    project, in_process, spark
+):
+    from click.testing import CliRunner
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_dryrun.framework.cli import commands
+
     message, _ = _failed(project, in_process, "batch")
 
     assert "answers rows differently on Spark" in message
     assert "the scoring server, all 100 rows at once: {'price':" in message
     assert "spark_udf, in partition" in message
     assert "Fix: make node 'predict_prices' answer each row from that row" in message
+    # The same finding before training (pre-flight), and on the logged model.
+    uri = f"models:/{project.mlflow_view().models[0].model_id}"
+    metadata = bootstrap_project(project.path)
+    before = sorted(path for path in project.path.rglob("*") if "mlruns" not in path.parts)
+
+    preflight = CliRunner().invoke(commands, ["dryrun", "--spark", "--json"], obj=metadata)
+    logged = CliRunner().invoke(commands, ["dryrun", "--model-uri", uri, "--spark"], obj=metadata)
+
+    assert preflight.exit_code == 1, preflight.output
+    report = json.loads(preflight.stdout[preflight.stdout.index("{") :])
+    assert report["spark"]["status"] == "failed"
+    assert (
+        "(the inference pipeline, saved as logged) answers rows differently"
+        in (report["spark"]["reason"])
+    )
+    assert sorted(p for p in project.path.rglob("*") if "mlruns" not in p.parts) == before
+    assert logged.exit_code == 1, logged.output
+    assert f"The model {uri} answers rows differently on Spark" in logged.output
 
 
 def test_a_spark_training_run_is_checked_on_its_own_session_left_running(

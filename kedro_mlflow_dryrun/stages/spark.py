@@ -88,13 +88,14 @@ def _check(context: DryRunContext, session: SparkSession, origin: str) -> None:
     if rows is None or len(rows) < PARTITIONS:
         return _skip(context, "the sample has fewer rows than the two partitions it needs")
     model_uri = context.logged_model_uri()
+    name = model_uri if ":/" in model_uri else "(the inference pipeline, saved as logged)"
     model = mlflow.pyfunc.load_model(model_uri)
     schema = model.metadata.get_output_schema()
     served = _served(model, rows)
     if schema is None:
-        _no_output_schema(model_uri, served)
+        _no_output_schema(name, served)
     scored = spark.score(session, model_uri, rows, PARTITIONS)
-    where = _Where(context, model_uri, model, rows, scored)
+    where = _Where(context, name, model, rows, scored)
     if scored.predictions is None:
         raise where.spark_failed(schema, served)
     answers = _as_udf_returns(served, schema)
@@ -104,7 +105,7 @@ def _check(context: DryRunContext, session: SparkSession, origin: str) -> None:
             raise where.answered_differently(row, column, expected, got, schema)
     context.report.spark = {
         "status": PASSED,
-        "model_uri": model_uri,
+        "model_uri": model_uri if name == model_uri else None,
         "session": origin,
         "return_type": scored.return_type,
         "rows": len(rows),
@@ -113,7 +114,7 @@ def _check(context: DryRunContext, session: SparkSession, origin: str) -> None:
     logger.info(
         "Spark batch check passed: spark_udf(%s) returns %s: the scoring server's answers "
         "for the %d sample rows, over %d partitions of %s",
-        model_uri,
+        name,
         scored.return_type,
         len(rows),
         len(set(scored.partitions)),
@@ -215,12 +216,12 @@ class _Where:
     def __init__(
         self,
         context: DryRunContext,
-        model_uri: str,
+        name: str,
         model: PyFuncModel,
         rows: pd.DataFrame,
         scored: Scored,
     ) -> None:
-        self.model_uri, self.model, self.rows, self.scored = model_uri, model, rows, scored
+        self.name, self.model, self.rows, self.scored = name, model, rows, scored
         producer = context.model.producer
         self.node = f"node '{producer}'" if producer else "the inference pipeline"
 
@@ -245,12 +246,12 @@ class _Where:
             return self._unsupported_type(schema, unsupported.group(1), cause)
         if not self.scored.in_worker or "No module named" in cause:
             return DryRunInternalError(
-                f"The Spark batch check could not score the model {self.model_uri}: "
+                f"The Spark batch check could not score the model {self.name}: "
                 f"{cause}\nFix: make the session's Python workers run an interpreter with the "
                 "model's packages (PYSPARK_PYTHON), or set 'spark_udf: never' in dryrun.yml."
             )
         return SparkCheckError(
-            f"spark_udf fails on the model {self.model_uri}, which the scoring server "
+            f"spark_udf fails on the model {self.name}, which the scoring server "
             f"answers: {cause}\nFix: make {self.node} return columns of the types its output "
             "schema lists (numbers, strings, booleans), one row per input row."
         )
@@ -279,7 +280,7 @@ class _Where:
         self, number: int, rows: list[int], answered: int, cause: str
     ) -> Exception:
         return SparkCheckError(
-            f"spark_udf cannot score the model {self.model_uri}: its output is not one "
+            f"spark_udf cannot score the model {self.name}: its output is not one "
             f"row per input row. Spark hands the model one partition at a time; for the "
             f"{len(rows)} rows of partition {number} (rows {rows[0]} to {rows[-1]} of the "
             f"sample) the scoring server answers {answered} rows, and Spark fails: {cause}\n"
@@ -290,7 +291,7 @@ class _Where:
     def _optional(self, spec: Any, row: int, what: str) -> Exception:
         return SparkCheckError(
             f"spark_udf cannot type output column {spec.name!r} of the logged model "
-            f"{self.model_uri}: its output schema marks it optional (row {row} of the sample "
+            f"{self.name}: its output schema marks it optional (row {row} of the sample "
             f"holds no value), but spark_udf converts every value of the column to "
             f"{spec.type!r} ({self.scored.return_type}), and {what}.\n"
             f"Fix: fill the missing values of {spec.name!r} in {self.node} (fillna), so that "
@@ -307,7 +308,7 @@ class _Where:
         ]
         return SparkCheckError(
             f"spark_udf cannot return output column {', '.join(columns)} of the logged model "
-            f"{self.model_uri} inside the struct of its {len(schema.inputs)} columns: {cause}\n"
+            f"{self.name} inside the struct of its {len(schema.inputs)} columns: {cause}\n"
             f"Fix: make {self.node} return it as a string (ISO text for a datetime, base64 for "
             "bytes) or a number (epoch seconds)."
         )
@@ -317,7 +318,7 @@ class _Where:
     ) -> Exception:
         request = self.rows.iloc[row].to_dict()
         return SparkCheckError(
-            f"The model {self.model_uri} answers rows differently on Spark, which hands "
+            f"The model {self.name} answers rows differently on Spark, which hands "
             f"it one partition at a time: its answer for a row depends on the other rows of "
             f"the request. Row {row} of the sample {request}:\n"
             f"  the scoring server, all {len(self.rows)} rows at once: {expected!r}\n"
