@@ -80,7 +80,7 @@ def local_session() -> Iterator[SparkSession]:
             else:
                 os.environ[name] = value
     if started:
-        spark.sparkContext.setLogLevel("ERROR")
+        spark.sparkContext.setLogLevel("FATAL")  # its failures are explained, not logged
     try:
         yield spark
     finally:

@@ -290,7 +290,7 @@ class _Where:
 
     def _optional(self, spec: Any, row: int, what: str) -> Exception:
         return SparkCheckError(
-            f"spark_udf cannot type output column {spec.name!r} of the logged model "
+            f"spark_udf cannot type output column {spec.name!r} of the model "
             f"{self.name}: its output schema marks it optional (row {row} of the sample "
             f"holds no value), but spark_udf converts every value of the column to "
             f"{spec.type!r} ({self.scored.return_type}), and {what}.\n"
@@ -307,7 +307,7 @@ class _Where:
             if isinstance(spec.type, DataType) and spec.type.to_spark().simpleString() == spark_name
         ]
         return SparkCheckError(
-            f"spark_udf cannot return output column {', '.join(columns)} of the logged model "
+            f"spark_udf cannot return output column {', '.join(columns)} of the model "
             f"{self.name} inside the struct of its {len(schema.inputs)} columns: {cause}\n"
             f"Fix: make {self.node} return it as a string (ISO text for a datetime, base64 for "
             "bytes) or a number (epoch seconds)."
