@@ -11,19 +11,17 @@ import logging
 import sys
 
 import pytest
+from test_inputs_end_to_end import SPARK_HOUSES, TRAIN_ON_ANY_INPUT
 
 from kedro_mlflow_dryrun import DryRunFailed
 
 # Every test appends this same block: Spark's Python workers are reused from test to
 # test and keep the project's modules they imported, so the code must not differ; the
 # parameter ``price_bands.output`` picks what the inference pipeline returns.
-SPARK_PROJECT = """
-    _fit_on_pandas, _predict_prices = fit_regressor, predict_prices
-
-    def fit_regressor(houses, features):
-        if hasattr(houses, "toPandas"):
-            houses = houses.toPandas()
-        return _fit_on_pandas(houses, features)
+SPARK_PROJECT = (
+    TRAIN_ON_ANY_INPUT
+    + """
+    _predict_prices = predict_prices
 
     def predict_prices(design, regressor, price_bands):
         prices = _predict_prices(design, regressor, price_bands)
@@ -45,14 +43,7 @@ SPARK_PROJECT = """
             return prices.assign(price=prices["price"] / prices["price"].mean())
         return prices
 """
-SPARK_HOUSES = """
-    type: spark.SparkDataset
-    file_format: csv
-    filepath: data/01_raw/houses.csv
-    load_args:
-      header: true
-      inferSchema: true
-"""
+)
 
 
 def _train(project, in_process, output: str | None = None):
