@@ -61,22 +61,17 @@ def run(context: DryRunContext) -> None:
     mode = context.config.spark_udf
     if mode == "never":
         return _skip(context, "spark_udf: never in conf/<env>/dryrun.yml")
-    session: AbstractContextManager[SparkSession | None]
     active = spark.active_session()
-    if active is not None:
-        session, origin = nullcontext(active), "the active SparkSession"
-    elif mode == "auto":
+    if active is None and mode == "auto":
         return _skip(context, NO_SESSION)
-    else:
-        session, origin = _started_session(), f"a local SparkSession ({spark.LOCAL_MASTER})"
-    with session as started:
-        assert started is not None
-        try:
-            _check(context, started, origin)
-        except (SparkCheckError, DryRunInternalError) as error:
-            status = ERROR if isinstance(error, DryRunInternalError) else FAILED
-            context.report.spark = {"status": status, "session": origin, "reason": str(error)}
-            raise
+    origin = "the active SparkSession" if active else f"a local SparkSession ({spark.LOCAL_MASTER})"
+    try:
+        with nullcontext(active) if active else _started_session() as session:
+            _check(context, session, origin)
+    except (SparkCheckError, DryRunInternalError) as error:
+        status = ERROR if isinstance(error, DryRunInternalError) else FAILED
+        context.report.spark = {"status": status, "session": origin, "reason": str(error)}
+        raise
 
 
 def _check(context: DryRunContext, session: SparkSession, origin: str) -> None:
@@ -98,6 +93,13 @@ def _check(context: DryRunContext, session: SparkSession, origin: str) -> None:
     where = _Where(context, name, model, rows, scored)
     if scored.predictions is None:
         raise where.spark_failed(schema, served)
+    expected_type = _spark_type(schema)
+    if expected_type not in (None, scored.return_type):
+        raise SparkCheckError(
+            f"spark_udf returns {scored.return_type} for the model {name}, but its output "
+            f"schema {schema} says {expected_type}.\nFix: log the model with "
+            "the output schema the dry run infers (take 'signature' out of log_model_kwargs)."
+        )
     answers = _as_udf_returns(served, schema)
     for row, (expected, got) in enumerate(zip(answers, scored.predictions, strict=True)):
         column = _difference(expected, got)
@@ -163,6 +165,19 @@ def _no_output_schema(model_uri: str, served: list[Any]) -> None:
         "log_model_kwargs), or write it into this model: kedro dryrun --model-uri "
         f"{model_uri} --set-signature."
     )
+
+
+def _spark_type(schema: Schema | None) -> str | None:
+    """The type the output schema's columns make in Spark (``None``: not only columns)."""
+    from mlflow.types.schema import ColSpec, DataType
+
+    specs = schema.inputs if schema is not None else []
+    if not specs or not all(isinstance(s, ColSpec) and isinstance(s.type, DataType) for s in specs):
+        return None
+    types = [(spec.name, spec.type.to_spark().simpleString()) for spec in specs]  # type: ignore[union-attr]
+    if len(types) == 1:
+        return types[0][1]
+    return "struct<" + ",".join(f"{name}:{kind}" for name, kind in types) + ">"
 
 
 def _as_udf_returns(served: list[Any], schema: Schema | None) -> list[Any]:
