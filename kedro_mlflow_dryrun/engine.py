@@ -5,7 +5,7 @@ The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
     before the model is logged:  environment (code shipped) -> sample -> infer inputs
                                  -> request -> execute -> check -> infer outputs
                                  -> contract -> drift
-    after it is logged:          environment (audit, fresh) -> serve
+    after it is logged:          environment (audit, fresh) -> serve -> spark
     then:                        record
 
 Stages read and write a :class:`~kedro_mlflow_dryrun.context.DryRunContext`. A stage
@@ -166,9 +166,12 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
         yield
 
 
-def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
-    """What needs the logged model: its environment, one request, then many."""
+def after_logging(config: DryRunConfig, spark: bool = True) -> tuple[Stage, ...]:
+    """What needs the logged model: its environment, one request, then many, then Spark;
+    ``spark=False`` leaves the Spark batch check to a caller that runs it later (once the
+    signature is written)."""
     from kedro_mlflow_dryrun.stages import environment, explore, serve
+    from kedro_mlflow_dryrun.stages import spark as spark_batch
 
     checks = {
         "off": (),
@@ -179,6 +182,7 @@ def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
         *checks[config.environment],
         *((serve.run,) if config.serve_check else ()),
         explore.run,
+        *((spark_batch.run,) if spark else ()),
     )
 
 

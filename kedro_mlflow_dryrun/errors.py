@@ -57,6 +57,10 @@ class ExploreError(DryRunError):
     """A request the signature admits is answered wrongly, under ``on_explore: fail``."""
 
 
+class SparkCheckError(DryRunError):
+    """The logged model, as ``mlflow.pyfunc.spark_udf``, does not answer as the server does."""
+
+
 class DryRunInternalError(DryRunError):
     """The plugin could not check the model (not the model's fault): recorded as ``error``."""
 

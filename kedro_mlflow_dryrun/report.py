@@ -52,6 +52,7 @@ class DryRunReport:
     environment: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
     explore: dict[str, Any] | None = None
+    spark: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=lambda: _versions())

@@ -13,6 +13,33 @@ import pytest
 from support import Project, example_copy, forget, session_run, track_in_project
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on Spark run last: once the session is up, ``spark_udf: auto`` would
+    run the Spark batch check in every later training run of this process."""
+    items.sort(key=lambda item: "spark" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the whole test session: it takes about 10 s to start. Its
+    Python workers run this interpreter, which holds the models' packages."""
+    import os
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the example project, with its own sqlite MLflow store."""
@@ -47,30 +74,6 @@ def plugin_lines():
     logger.addHandler(handler)
     yield lines
     logger.removeHandler(handler)
-
-
-@pytest.fixture(scope="session")
-def spark():
-    """One local Spark for the tests (it takes about 10 s to start); its Python workers
-    run this interpreter, which has the project's packages (the system's has not)."""
-    import os
-
-    from pyspark.sql import SparkSession
-
-    workers = os.environ.get("PYSPARK_PYTHON")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-    if workers is None:
-        del os.environ["PYSPARK_PYTHON"]
-    else:
-        os.environ["PYSPARK_PYTHON"] = workers
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +27,7 @@ from kedro_mlflow_dryrun.errors import InferenceError, ModelNotFoundError, Serve
 
 if TYPE_CHECKING:
     import pandas as pd
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModel
     from mlflow.models import ModelSignature
@@ -446,3 +447,39 @@ def set_signature(model: LoggedModelRef, signature: ModelSignature) -> ModelSign
 
     mlflow.models.set_signature(model.uri, signature)
     return mlflow.models.get_model_info(model.uri).signature
+
+
+@contextmanager
+def saved_pipeline_model(
+    pipeline: PipelineML,
+    catalog: CatalogProtocol,
+    signature: ModelSignature | None,
+    code_paths: list[str],
+) -> Iterator[str]:
+    """The inference pipeline saved as kedro-mlflow logs it, in a temporary directory, for
+    a check that needs a model before any is logged; nothing is written to the project."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from kedro_mlflow.mlflow import KedroPipelineModel
+
+    with tempfile.TemporaryDirectory(prefix="kedro-mlflow-dryrun-") as folder:
+        model = KedroPipelineModel(
+            pipeline=pipeline.inference,
+            catalog=catalog,
+            input_name=pipeline.input_name,
+            **pipeline.kpm_kwargs,
+        )
+        artifacts = model.extract_pipeline_artifacts(parameters_saving_folder=Path(folder))
+        path = str(Path(folder) / "model")
+        with quiet_runner():
+            mlflow.pyfunc.save_model(
+                path,
+                python_model=model,
+                artifacts=artifacts,
+                signature=signature,
+                code_paths=code_paths or None,
+                pip_requirements=[],  # loaded here, never in an environment of its own
+            )
+        yield path

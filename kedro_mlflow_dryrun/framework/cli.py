@@ -138,6 +138,14 @@ def run(no_output_schema: bool, **kedro_run_options: object) -> object:
         "(explore in dryrun.yml; 0: none)."
     ),
 )
+@click.option(
+    "--spark",
+    is_flag=True,
+    help=(
+        "Also score the sample with mlflow.pyfunc.spark_udf on a SparkSession (a local one "
+        "if none is active; spark_udf: always) and compare with the scoring server's answers."
+    ),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for CI.")
 @click.pass_obj
 def dryrun(
@@ -148,6 +156,7 @@ def dryrun(
     input_file: Path | None,
     fresh: bool,
     explore: int | None,
+    spark: bool,
     as_json: bool,
     env: str | None,
     params: dict[str, Any],
@@ -162,6 +171,8 @@ def dryrun(
     overrides: dict[str, object] = {"environment": "fresh"} if fresh else {}
     if explore is not None:
         overrides["explore"] = explore
+    if spark:
+        overrides["spark_udf"] = "always"
     with _stdout_to_stderr(as_json):
         try:
             if not model_uri and (set_signature or input_file or fresh):
