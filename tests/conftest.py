@@ -19,7 +19,9 @@ def project(tmp_path: Path) -> Project:
     shutil.copytree(
         EXAMPLE, path, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
     )
-    return Project(path)
+    project = Project(path)
+    project.made_with_installed_kedro()
+    return project
 
 
 @pytest.fixture
