@@ -35,6 +35,8 @@ class DryRunConfig:
     sample_strategy: SampleStrategy = "random"
     drop_columns: tuple[str, ...] = ()
     on_failure: OnFailure = "fail"
+    #: When the plugin itself could not check (status ``error``): training goes on.
+    on_error: OnFailure = "warn"
     on_drift: OnFailure = "warn"
     strict_json: bool = False
     serve_check: bool = True

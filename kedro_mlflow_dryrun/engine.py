@@ -8,142 +8,97 @@ The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
     after it is logged:          environment (audit, fresh) -> serve
     then:                        record
 
-Stages read and write a :class:`DryRunContext`. A stage that finds the model
-cannot serve raises a :class:`~kedro_mlflow_dryrun.errors.DryRunError`; a finding
-that may only warn goes through :meth:`DryRunContext.found`, where
-:data:`FAILS_WHEN` decides, per kind, whether it fails the dry run.
+Stages read and write a :class:`~kedro_mlflow_dryrun.context.DryRunContext`. A stage
+that finds the model cannot serve raises a :class:`~kedro_mlflow_dryrun.errors.DryRunError`
+(status ``failed``); a finding that may only warn goes through ``DryRunContext.found``.
+Anything else a stage raises is the plugin's own failure, not the model's: status
+``error``, which never fails training unless ``on_error: fail`` says so.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
 from kedro_mlflow_dryrun.config import DryRunConfig
+from kedro_mlflow_dryrun.context import DryRunContext, Stage
 from kedro_mlflow_dryrun.errors import (
-    DriftError,
     DryRunError,
     DryRunFailed,
+    DryRunInternalError,
     DryRunSkipped,
-    SerializationError,
 )
-from kedro_mlflow_dryrun.report import PASSED, DryRunReport
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from kedro.io import CatalogProtocol
-    from mlflow.models import ModelSignature
-
-    from kedro_mlflow_dryrun.adapters.models import ModelSource
-    from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
+from kedro_mlflow_dryrun.report import PASSED
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
-
-FindingKind = Literal["non_finite", "drift", "target_in_input", "registry_unreachable"]
-
-#: Per kind of finding: does it fail the dry run under these settings (else it warns)?
-FAILS_WHEN: dict[FindingKind, Callable[[DryRunConfig], bool]] = {
-    "non_finite": lambda config: config.strict_json,
-    "drift": lambda config: config.on_drift == "fail",
-    "target_in_input": lambda config: False,
-    # The registry is asked, never trusted to answer: training must not fail on it.
-    "registry_unreachable": lambda config: False,
-}
-_ERRORS: dict[FindingKind, type[DryRunError]] = {
-    "non_finite": SerializationError,
-    "drift": DriftError,
-}
-
-
-@dataclass
-class DryRunContext:
-    """Everything the stages share: what they are given, and what they found."""
-
-    config: DryRunConfig
-    model: ModelSource
-    input_name: str
-    catalog: CatalogProtocol | None = None
-    #: The first rows of ``input_name``, kept when training loaded it.
-    captured: SampleCapture | None = None
-    #: What kedro-mlflow will log the model with; the dry run fills in the signature.
-    log_model_kwargs: dict[str, object] = field(default_factory=dict)
-    #: The MLflow run the model is logged in (none in pre-flight).
-    run_id: str | None = None
-    #: The registered version ``kedro dryrun --model-uri`` checks; drift looks before it.
-    model_version: int | None = None
-    #: The Kedro project's root, whose package ships with the model (none: nothing ships).
-    project_path: Path | None = None
-    report: DryRunReport = field(default_factory=DryRunReport)
-    sample: Sample | None = None
-    #: The sample before ``drop_columns``, to tell whether a dropped column was needed.
-    full_sample: Sample | None = None
-    #: The sample as the scoring server hands it to the model.
-    served_input: pd.DataFrame | None = None
-    output: object = None
-    signature: ModelSignature | None = None
-
-    def found(self, kind: FindingKind, message: str) -> None:
-        """A finding whose weight depends on the settings: it fails, or it warns."""
-        if FAILS_WHEN[kind](self.config):
-            raise _ERRORS.get(kind, DryRunError)(message)
-        self.report.warnings.append(message)
-        logger.warning(message)
-
-    def logged_model_uri(self) -> str:
-        """The ``models:/`` URI of the model kedro-mlflow logged in this run."""
-        if self.report.model_uri is None:
-            from kedro_mlflow_dryrun.adapters.models import logged_model_of_run
-
-            assert self.run_id is not None
-            self.report.model_uri = f"models:/{logged_model_of_run(self.run_id).model_id}"
-        return self.report.model_uri
-
-
-Stage = Callable[[DryRunContext], None]
 
 
 def run_stages(context: DryRunContext, stages: Sequence[Stage], total: str | None = None) -> None:
     """Runs ``stages`` in order, each timed into the report; stops at the first failure.
 
-    Only a :class:`DryRunError` is the model's fault; anything else is the dry run's
-    own, reported as such: neither may stop kedro-mlflow from logging the model.
+    Only a :class:`DryRunError` is the model's fault (``failed``); anything else,
+    :class:`DryRunInternalError` included, is the plugin's own (``error``): neither may
+    stop kedro-mlflow from logging the model.
     """
     report = context.report
     with _timed(report.seconds, total):
         for stage in stages:
             if report.status != PASSED:
                 return
+            name = stage_name(stage)
             try:
-                with _timed(report.seconds, stage_name(stage)):
+                with _timed(report.seconds, name):
                     stage(context)
             except DryRunSkipped as skipped:
                 report.skip(str(skipped))
+            except DryRunInternalError as error:
+                report.error(str(error))
             except DryRunError as error:
                 report.fail(str(error))
             except Exception as error:
-                logger.debug("The dry run itself failed", exc_info=True)
-                report.fail(f"The dry run itself failed: {type(error).__name__}: {error}")
+                logger.debug("The dry run could not check the model", exc_info=True)
+                report.error(could_not_check(name, error, report.versions))
+
+
+def could_not_check(stage: str, error: BaseException, versions: dict[str, str]) -> str:
+    """The reason of an ``error``: what broke, where, with which versions, and the way on."""
+    installed = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return (
+        f"The dry run could not check the model: stage '{stage}' raised "
+        f"{type(error).__name__}: {error}\n"
+        f"This is the plugin's failure, not the model's ({installed}). The model is "
+        "logged all the same, and the run is tagged dryrun.status=error.\n"
+        "Fix: report it to kedro-mlflow-dryrun with this message; meanwhile "
+        "'enabled: false' in conf/<env>/dryrun.yml turns the dry run off."
+    )
+
+
+def raises(context: DryRunContext) -> bool:
+    """Whether the command ends in an error: ``failed`` under ``on_failure: fail``,
+    ``error`` under ``on_error: fail``."""
+    report, config = context.report, context.config
+    return (report.failed and config.on_failure == "fail") or (
+        report.errored and config.on_error == "fail"
+    )
 
 
 def raise_if_failed(context: DryRunContext) -> None:
-    """Under ``on_failure: fail``, a failed dry run ends the command with its reason."""
+    """Ends the command with the reason when :func:`raises` says so."""
+    if not raises(context):
+        return
     report = context.report
-    if report.failed and context.config.on_failure == "fail":
-        where = (
-            "The model was logged anyway; the run is tagged dryrun.status=failed and "
-            "dryrun/report.json says why. "
-            if context.run_id
-            else ""
-        )
-        raise DryRunFailed(
-            f"{report.reason}\n{where}To only warn, set 'on_failure: warn' in "
-            "conf/<env>/dryrun.yml."
-        )
+    key = "on_failure" if report.failed else "on_error"
+    where = (
+        f"The model was logged anyway; the run is tagged dryrun.status={report.status} "
+        "and dryrun/report.json says why. "
+        if context.run_id
+        else ""
+    )
+    raise DryRunFailed(
+        f"{report.reason}\n{where}To only warn, set '{key}: warn' in conf/<env>/dryrun.yml."
+    )
 
 
 def stage_name(stage: Stage) -> str:
@@ -194,6 +149,9 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
     from kedro_mlflow_dryrun.stages import environment, serve
 
     with ExitStack() as stack:
+        if context.report.errored:  # nothing of the plugin's touches the logging
+            yield
+            return
         stack.enter_context(environment.while_logging(context))
         if context.config.serve_check and context.report.status == PASSED:
             stack.enter_context(serve.instead_of_mlflow_validation())

@@ -57,5 +57,9 @@ class ServeCheckError(DryRunError):
     """The logged model, loaded back, did not answer a request as recorded."""
 
 
+class DryRunInternalError(DryRunError):
+    """The plugin could not check the model (not the model's fault): recorded as ``error``."""
+
+
 class DryRunFailed(DryRunError):
     """Raised after the model is logged, so that ``kedro run`` exits non-zero."""

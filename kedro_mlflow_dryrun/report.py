@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
 
-Status = Literal["passed", "failed", "skipped"]
+#: ``failed``: the model would not serve; ``error``: the plugin could not tell.
+Status = Literal["passed", "failed", "skipped", "error"]
 PASSED: Status = "passed"
 FAILED: Status = "failed"
 SKIPPED: Status = "skipped"
+ERROR: Status = "error"
 REPORT_PATH = "dryrun/report.json"
 CAPTURED = "captured from training"
 
@@ -41,13 +43,26 @@ class DryRunReport:
     versions: dict[str, str] = field(default_factory=lambda: _versions())
 
     @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    @property
     def failed(self) -> bool:
         return self.status == FAILED
 
+    @property
+    def errored(self) -> bool:
+        return self.status == ERROR
+
     def fail(self, reason: str) -> None:
         """The first failure is the one reported: later stages do not run after it."""
-        if not self.failed:
+        if self.status == PASSED:
             self.status, self.reason = FAILED, reason
+
+    def error(self, reason: str) -> None:
+        """The plugin could not check: not a verdict on the model."""
+        if self.status == PASSED:
+            self.status, self.reason = ERROR, reason
 
     def skip(self, reason: str) -> None:
         self.status, self.reason = SKIPPED, reason
@@ -62,6 +77,8 @@ class DryRunReport:
         total = self.seconds.get("total", 0.0)
         if self.status == SKIPPED:
             return f"Dry run skipped: {self.reason}"
+        if self.errored:
+            return f"Dry run error: {self._reason(full_reason)}"
         if self.failed:
             return f"Dry run failed in {total:.2f} s: {self._reason(full_reason)}"
         sampled = f"{self.sample_rows} rows of '{self.input_name}'"
@@ -74,6 +91,8 @@ class DryRunReport:
 
     def serve_summary(self, full_reason: bool = False) -> str:
         seconds = self.seconds.get("serve", 0.0) + self.seconds.get("environment", 0.0)
+        if self.errored:
+            return f"Serve check error: {self._reason(full_reason)}"
         if self.failed:
             return f"Serve check failed in {seconds:.2f} s: {self._reason(full_reason)}"
         checked = []

@@ -166,7 +166,7 @@ def engine_context(
     """The engine's context for an inference pipeline, as if training had loaded ``rows``."""
     from kedro_mlflow_dryrun.adapters.models import PipelineModel
     from kedro_mlflow_dryrun.config import DryRunConfig
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
     config = config or DryRunConfig()

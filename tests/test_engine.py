@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kedro_mlflow_dryrun import DryRunError
+from kedro_mlflow_dryrun import DryRunError, DryRunFailed
 from kedro_mlflow_dryrun.config import DryRunConfig
-from kedro_mlflow_dryrun.engine import FAILS_WHEN, run_stages
+from kedro_mlflow_dryrun.context import FAILS_WHEN
+from kedro_mlflow_dryrun.engine import raise_if_failed, run_stages
 
 from support import dry_run, output_context
 
@@ -48,7 +49,28 @@ def test_a_bug_in_a_stage_is_reported_as_the_dry_runs_own():
 
     run_stages(context, [broken])
 
-    assert context.report.reason == "The dry run itself failed: ZeroDivisionError: division by zero"
+    report = context.report
+    assert report.status == "error" and not report.failed
+    assert report.reason.startswith(
+        "The dry run could not check the model: stage 'test_engine' raised "
+        "ZeroDivisionError: division by zero\nThis is the plugin's failure, not the model's "
+        f"(kedro-mlflow-dryrun {report.versions['kedro-mlflow-dryrun']}, "
+        f"kedro {report.versions['kedro']}"
+    )
+    assert report.reason.splitlines()[-1].startswith("Fix: ")
+
+
+@pytest.mark.parametrize(("on_error", "raises"), [("warn", False), ("fail", True)])
+def test_an_error_ends_the_command_only_under_on_error_fail(on_error, raises):
+    context = output_context(pd.DataFrame({"p": [1.0]}), config=DryRunConfig(on_error=on_error))
+    run_stages(context, [lambda context: 1 / 0])
+
+    if raises:
+        with pytest.raises(DryRunFailed, match="To only warn, set 'on_error: warn'"):
+            raise_if_failed(context)
+    else:
+        raise_if_failed(context)
+    assert context.report.summary(full_reason=True).startswith("Dry run error: ")
 
 
 @pytest.mark.parametrize(

@@ -192,5 +192,5 @@ def test_an_interrupt_during_the_dry_run_keeps_the_model_and_closes_the_run(proj
     view = project.mlflow_view()
     assert len(view.models) == 1
     assert view.run.info.status == "FINISHED"
-    assert view.tags["dryrun.status"] == "failed"
+    assert view.tags["dryrun.status"] == "error"
     assert view.report["reason"] == "Interrupted during the dry run."

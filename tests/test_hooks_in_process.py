@@ -100,3 +100,31 @@ def test_a_bad_dryrun_yml_stops_before_training(project, in_process):
         in_process(pipeline_names=["training"])
 
     assert not (project.path / "data/06_models/regressor.pkl").exists()
+
+
+@pytest.mark.parametrize("on_error", ["warn", "fail"])
+def test_the_plugins_own_failure_is_an_error_that_loses_nothing(
+    project, in_process, monkeypatch, on_error
+):
+    from kedro_mlflow_dryrun.stages import infer
+
+    def broken(context):
+        raise AttributeError("module 'mlflow.models.utils' has no attribute '_enforce_schema'")
+
+    monkeypatch.setattr(infer, "outputs", broken)
+    project.set_dryrun(on_error=on_error)
+
+    if on_error == "fail":
+        with pytest.raises(DryRunFailed, match="To only warn, set 'on_error: warn'"):
+            in_process(pipeline_names=["training"])
+    else:
+        in_process(pipeline_names=["training"])
+
+    view = project.mlflow_view()
+    assert view.run.info.status == "FINISHED"
+    assert view.tags["dryrun.status"] == "error"
+    assert len(view.models) == 1 and view.signature.outputs is None, "kedro-mlflow's own model"
+    assert (project.path / "data/06_models/regressor.pkl").exists()
+    reason = view.report["reason"]
+    assert "stage 'test_hooks_in_process' raised AttributeError" in reason
+    assert "The model is logged all the same" in reason and "kedro-mlflow-dryrun 0." in reason

@@ -15,12 +15,13 @@ from kedro.framework.cli.project import run as kedro_run
 
 from kedro_mlflow_dryrun.config import cli_overrides
 from kedro_mlflow_dryrun.errors import DryRunError
+from kedro_mlflow_dryrun.report import ERROR, FAILED
 
 if TYPE_CHECKING:
     from kedro.framework.startup import ProjectMetadata
     from mlflow.models import ModelSignature
 
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
@@ -148,12 +149,12 @@ def dryrun(
             _echo_signature(f"Signature of {check.model.describe()}:", check.signature_before)
             if check.signature_written is not None:
                 _echo_signature("Signature written:", check.signature_written)
-            elif not context.report.failed:
+            elif context.report.passed:
                 _echo_signature(
                     "With its output schema (not written: add --set-signature):",
                     context.signature,
                 )
-        elif not context.report.failed:
+        elif context.report.passed:
             _echo_signature("Signature a training run would log:", context.signature)
         engine.raise_if_failed(context)
     except DryRunError as error:
@@ -162,10 +163,12 @@ def dryrun(
 
 def _log_verdict(context: DryRunContext, fresh: bool) -> None:
     """The lines ``kedro run`` logs: the whole reason where no error message follows."""
-    report, full_reason = context.report, context.config.on_failure == "warn"
-    level = logging.WARNING if report.failed else logging.INFO
+    from kedro_mlflow_dryrun import engine
+
+    report, full_reason = context.report, not engine.raises(context)
+    level = logging.WARNING if report.status in (FAILED, ERROR) else logging.INFO
     logger.log(level, report.summary(full_reason))
-    if fresh and not report.failed:
+    if fresh and report.passed:
         logger.info(report.serve_summary(full_reason))
 
 

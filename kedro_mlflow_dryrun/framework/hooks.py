@@ -102,12 +102,13 @@ class DryRunHook:
             if run is not None:
                 logger.info("Dry run skipped: kedro-mlflow tracks no run, so it logs no model.")
             return (yield)
-        run_id, full_reason = active.info.run_id, config.on_failure == "warn"
+        run_id = active.info.run_id
         if run.capture is None or run.skip_reason:
             report = DryRunReport()
             report.skip(run.skip_reason or "")
             publish(run_id, report, report.summary())
             return (yield)
+        written = dict(pipeline.log_model_kwargs)  # type: ignore[attr-defined]
         context = training_context(
             config, pipeline, catalog, run.capture, run_id, run.project_path, run.saved
         )
@@ -115,19 +116,22 @@ class DryRunHook:
         try:
             engine.run_stages(context, engine.before_logging(), total="total")
         except KeyboardInterrupt as interrupt:
-            context.report.fail("Interrupted during the dry run.")
+            context.report.error("Interrupted during the dry run.")
             interrupted = interrupt
         if run.saved:
             run.saved.objects.clear()  # not held while MLflow loads the model back
         report = context.report
-        publish(run_id, report, report.summary(full_reason))
+        if report.errored:  # the model is logged exactly as kedro-mlflow alone logs it
+            context.log_model_kwargs.clear()
+            context.log_model_kwargs.update(written)
+        publish(run_id, report, report.summary(not engine.raises(context)))
         with engine.while_logging(context):
             result = yield  # kedro-mlflow logs the model and ends the MLflow run
         if interrupted is not None:
             raise interrupted
         if report.status == PASSED and (stages := engine.after_logging(config)):
             engine.run_stages(context, stages)
-            publish(run_id, report, report.serve_summary(full_reason))
+            publish(run_id, report, report.serve_summary(not engine.raises(context)))
         engine.raise_if_failed(context)
         return result
 

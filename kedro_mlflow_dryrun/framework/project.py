@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
     from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
 #: ``run_params`` keys of ``KedroSession.run`` that run part of a pipeline, and their flags.
@@ -61,7 +61,7 @@ def training_context(
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
     from kedro_mlflow_dryrun.adapters.models import PipelineModel
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
     assert isinstance(pipeline, PipelineML)
     kwargs = pipeline.log_model_kwargs

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from kedro_mlflow_dryrun.adapters.models import LoggedModelRef, LoggedPyfuncModel
     from kedro_mlflow_dryrun.config import DryRunConfig
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
 
@@ -65,7 +65,7 @@ def check_logged_model(
     """
     from kedro_mlflow_dryrun.adapters.models import LoggedPyfuncModel, resolve_model_uri
     from kedro_mlflow_dryrun.adapters.models import set_signature as write_signature
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
     use_project_tracking(project)
     reference = resolve_model_uri(model_uri)
@@ -87,10 +87,10 @@ def check_logged_model(
     )
     context.report.model_uri = reference.uri
     engine.run_stages(context, engine.before_logging(), total="total")
-    if fresh and not context.report.failed:
+    if fresh and context.report.passed:
         engine.run_stages(context, engine.after_logging(config))
     check = LoggedModelCheck(context, reference, signature_before=model.model.metadata.signature)
-    if set_signature and not context.report.failed and context.signature is not None:
+    if set_signature and context.report.passed and context.signature is not None:
         check.signature_written = write_signature(reference, context.signature)
     return check
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kedro_mlflow_dryrun.errors import SerializationError
 
 if TYPE_CHECKING:
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 _FIXES = {
     "Decimal": "convert Decimal to float",

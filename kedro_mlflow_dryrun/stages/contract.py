@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlflow.types import Schema
 
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from mlflow.types import Schema
     from mlflow.types.schema import ColSpec, TensorSpec
 
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 

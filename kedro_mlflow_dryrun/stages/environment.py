@@ -24,7 +24,7 @@ from kedro_mlflow_dryrun.errors import ModelEnvironmentError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
 if TYPE_CHECKING:
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 #: What ``log_model`` takes the requirements from when the user writes them.
 HAND_WRITTEN = ("pip_requirements", "conda_env")

@@ -8,7 +8,7 @@ from kedro_mlflow_dryrun.errors import InferenceError
 from kedro_mlflow_dryrun.stages.request import as_served
 
 if TYPE_CHECKING:
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 
 def run(context: DryRunContext) -> None:

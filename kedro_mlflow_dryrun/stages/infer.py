@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.types import Schema
 
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from kedro_mlflow_dryrun.report import FAILED, REPORT_PATH, SKIPPED
+from kedro_mlflow_dryrun.report import ERROR, FAILED, REPORT_PATH, SKIPPED
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.report import DryRunReport
@@ -41,4 +41,4 @@ def publish(run_id: str, report: DryRunReport, line: str) -> None:
         record(run_id, report)
     except Exception as error:  # noqa: BLE001 - the model is logged: warn, never crash
         logger.warning("The dry run could not be recorded on MLflow run %s: %s", run_id, error)
-    logger.log(logging.WARNING if report.status == FAILED else logging.INFO, line)
+    logger.log(logging.WARNING if report.status in (FAILED, ERROR) else logging.INFO, line)

@@ -15,7 +15,7 @@ from kedro_mlflow_dryrun.errors import RequestError
 if TYPE_CHECKING:
     from mlflow.types import Schema
 
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 
 def run(context: DryRunContext) -> None:

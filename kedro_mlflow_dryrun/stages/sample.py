@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.config import SampleStrategy
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 logger = logging.getLogger(__name__)
 

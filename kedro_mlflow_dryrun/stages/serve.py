@@ -22,7 +22,7 @@ from kedro_mlflow_dryrun.errors import ServeCheckError
 if TYPE_CHECKING:
     from mlflow.types import Schema
 
-    from kedro_mlflow_dryrun.engine import DryRunContext
+    from kedro_mlflow_dryrun.context import DryRunContext
 
 # JSON value types that each MLflow column type may come back as.
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
