@@ -61,5 +61,16 @@ class DryRunInternalError(DryRunError):
     """The plugin could not check the model (not the model's fault): recorded as ``error``."""
 
 
+class IncompatibleVersionError(DryRunInternalError):
+    """MLflow, Kedro or kedro-datasets lacks a name the plugin uses (see ``compat``)."""
+
+    def __init__(self, message: str, missing: str, what: str) -> None:
+        super().__init__(message)
+        #: The name that is missing, e.g. ``mlflow.models.utils._enforce_schema``.
+        self.missing = missing
+        #: What broke, in a sentence naming it and the versions.
+        self.what = what
+
+
 class DryRunFailed(DryRunError):
     """Raised after the model is logged, so that ``kedro run`` exits non-zero."""

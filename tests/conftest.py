@@ -59,3 +59,19 @@ def in_process(project: Project, monkeypatch: pytest.MonkeyPatch):
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
         del sys.modules[name]
     sys.path[:] = [p for p in sys.path if not p.startswith(str(project.path))]
+
+
+def _hypothesis_profile() -> None:
+    """Property tests write nothing and judge no speed: the machine is shared and noisy."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "dryrun-tests",
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.load_profile("dryrun-tests")
+
+
+_hypothesis_profile()

@@ -50,6 +50,15 @@ def fresh_python(tmp_path_factory):
     return build
 
 
+def _logged_model_directory(project, view) -> Path:
+    """Where the store keeps the logged model's files, on this disk."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    location = client.get_logged_model(view.models[0].model_id).artifact_location
+    return Path(location.removeprefix("file://"))
+
+
 def _logged_model_predicts_in_a_fresh_environment(project, fresh_python, outside: Path) -> str:
     """Copies the logged model outside the project, predicts with it there; its requirements."""
     import mlflow
@@ -78,6 +87,12 @@ def _logged_model_predicts_in_a_fresh_environment(project, fresh_python, outside
 def test_a_project_not_installed_ships_its_package_and_serves_fresh(
     project, fresh_python, tmp_path
 ):
+    package = project.path / "src" / PACKAGE
+    for junk in ("__pycache__/nodes.cpython-311.pyc", "stray.pyc", "nodes.py~", ".nodes.py.swp"):
+        project.write(f"src/{PACKAGE}/{junk}", "not source")
+    project.write(f"src/{PACKAGE}/pipelines/.DS_Store", "not source")
+    sources = sorted(str(p.relative_to(package)) for p in package.rglob("*.py"))
+
     result = project.kedro("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
@@ -85,6 +100,9 @@ def test_a_project_not_installed_ships_its_package_and_serves_fresh(
     assert view.tags["dryrun.environment"] == "passed"
     assert view.report["environment"]["code"] == [PACKAGE]
     assert view.report["environment"]["modules"][PACKAGE] == "code"
+    shipped = _logged_model_directory(project, view) / "code" / PACKAGE
+    files = sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file())
+    assert files == sources, "the model's code/ must hold the package's source files only"
     requirements = _logged_model_predicts_in_a_fresh_environment(
         project, fresh_python, tmp_path / "outside"
     )

@@ -37,7 +37,7 @@ def _requests_project(project, requests_entry: str) -> None:
     project.append("conf/base/catalog.yml", requests_entry)
 
 
-def test_an_input_neither_loaded_nor_readable_fails_with_a_fix(project):
+def test_an_input_training_did_not_load_and_not_readable_in_part_is_loaded_whole(project):
     _requests_project(
         project, "requests:\n  type: pickle.PickleDataset\n  filepath: data/requests.pkl\n"
     )
@@ -45,15 +45,16 @@ def test_an_input_neither_loaded_nor_readable_fails_with_a_fix(project):
     pd.read_csv(project.path / "data/01_raw/houses.csv").to_pickle(
         project.path / "data/requests.pkl"
     )
-    project.set_dryrun(drop_columns=["price"], on_failure="warn")
+    project.set_dryrun(drop_columns=["price"])
 
     result = project.kedro("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
-    assert "needs a sample of 'requests', but training did not load it" in result.output
+    loaded = "the catalog entry, loaded whole: a PickleDataset cannot be read in part"
+    assert f"Dry run passed: 100 rows of 'requests' ({loaded})" in result.output
     view = project.mlflow_view()
     assert len(view.models) == 1 and view.run.info.status == "FINISHED"
-    assert view.tags["dryrun.status"] == "failed"
+    assert view.tags["dryrun.status"] == "passed"
 
 
 def test_sample_dataset_names_another_dataset_to_sample(project):

@@ -8,17 +8,37 @@ CAPTURED = "captured from training"
 PARTIAL_READ = "partial read of the catalog entry"
 
 
+def _houses_as_a_spark_output_directory(project) -> None:
+    """``houses`` as Spark writes Parquet: part files, ``_SUCCESS`` and ``.crc`` files."""
+    import pandas as pd
+
+    houses = pd.read_csv(project.path / "data/01_raw/houses.csv")
+    directory = project.path / "data/01_raw/houses.parquet"
+    directory.mkdir()
+    houses.iloc[:500].to_parquet(directory / "part-00000-c000.snappy.parquet", index=False)
+    houses.iloc[500:].to_parquet(directory / "part-00001-c000.snappy.parquet", index=False)
+    (directory / "_SUCCESS").touch()
+    (directory / ".part-00000-c000.snappy.parquet.crc").write_bytes(b"crc")
+    project.set_catalog_entry(
+        "houses", "type: pandas.ParquetDataset\nfilepath: data/01_raw/houses.parquet"
+    )
+
+
 @pytest.mark.parametrize(
     ("runner", "sample_source"),
     [
         ("SequentialRunner", CAPTURED),
         ("ThreadRunner", CAPTURED),
         # Its dataset hooks run in the worker processes: the main process never sees
-        # the training input loaded, so the dry run reads its first rows itself.
+        # the training input loaded, so the dry run reads its first rows itself, here
+        # from a directory of Parquet files.
         ("ParallelRunner", PARTIAL_READ),
     ],
 )
 def test_every_runner_records_the_same_signature(project, runner, sample_source):
+    if runner == "ParallelRunner":
+        _houses_as_a_spark_output_directory(project)
+
     result = project.kedro("run", "--pipeline=training", f"--runner={runner}")
 
     assert result.returncode == 0, result.output
@@ -35,3 +55,7 @@ def test_every_runner_records_the_same_signature(project, runner, sample_source)
     assert view.report["sample_source"] == sample_source
     assert view.report["sample_rows"] == 100
     assert view.report["serve"]["status"] == 200
+    if runner == "ParallelRunner":  # and the same directory before training: pre-flight
+        preflight = project.kedro("dryrun")
+        assert preflight.returncode == 0, preflight.output
+        assert f"Dry run passed: 100 rows of 'houses' ({PARTIAL_READ})" in preflight.output

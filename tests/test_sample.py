@@ -9,11 +9,17 @@ from hypothesis.extra.pandas import column, data_frames, range_indexes
 from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_datasets.pickle import PickleDataset
+from mlflow.models import infer_signature
 
-from kedro_mlflow_dryrun import SampleError
+from kedro_mlflow_dryrun import DryRunSkipped, SampleError
 from kedro_mlflow_dryrun.adapters.inputs import take
 from kedro_mlflow_dryrun.report import CAPTURED
-from kedro_mlflow_dryrun.stages.sample import PARTIAL_READ, SampleCapture, read_partial
+from kedro_mlflow_dryrun.stages.sample import (
+    LOADED_WHOLE,
+    PARTIAL_READ,
+    SampleCapture,
+    read_partial,
+)
 
 frames = data_frames(
     [column("a", dtype=int), column("b", dtype=float), column("c", elements=st.text(max_size=3))],
@@ -79,15 +85,31 @@ def test_partial_read_of_parquet_reads_the_first_batch(tmp_path, big_frame):
     pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
 
 
-def test_a_dataset_that_cannot_be_read_partially_says_so(tmp_path):
+@pytest.mark.parametrize("kind", ["PickleDataset", "DeltaTableDataset"])
+def test_a_dataset_that_cannot_be_read_partially_is_loaded_whole(tmp_path, big_frame, kind):
+    from kedro_datasets.pandas import DeltaTableDataset
+
+    kinds = {"PickleDataset": PickleDataset, "DeltaTableDataset": DeltaTableDataset}
+    dataset = kinds[kind](filepath=str(tmp_path / "houses"))
+    dataset.save(big_frame)
+
+    sample = read_partial(DataCatalog({"houses": dataset}), "houses", 10, "head")
+
+    assert sample.source == f"{LOADED_WHOLE}: a {kind} cannot be read in part"
+    pd.testing.assert_frame_equal(sample.data, big_frame.head(10))
+    assert sample.schema == infer_signature(model_input=big_frame).inputs
+
+
+def test_a_dataset_readable_neither_in_part_nor_whole_is_skipped_with_both_reasons(tmp_path):
     catalog = DataCatalog({"houses": PickleDataset(filepath=str(tmp_path / "h.pkl"))})
 
-    with pytest.raises(SampleError) as error:
+    with pytest.raises(DryRunSkipped) as error:
         read_partial(catalog, "houses", 10)
 
     message = str(error.value)
     assert "needs a sample of 'houses', but training did not load it" in message
-    assert "a PickleDataset cannot be read partially" in message
+    assert "a PickleDataset cannot be read in part" in message
+    assert "and loading it whole raised DatasetError" in message
     assert "Fix:" in message
 
 
@@ -101,9 +123,46 @@ def test_a_change_in_kedro_datasets_internals_falls_back_with_the_reason(tmp_pat
     pd.DataFrame({"a": [1, 2]}).to_csv(path, index=False)
     dataset = CSVDataset(filepath=str(path))
     del dataset._load_args  # as if a kedro-datasets release renamed it
+    dataset.load = lambda: pd.DataFrame({"a": [1, 2]})  # what it loads whole all the same
 
-    with pytest.raises(SampleError, match="a CSVDataset cannot be read partially"):
-        read_partial(DataCatalog({"houses": dataset}), "houses", 10)
+    sample = read_partial(DataCatalog({"houses": dataset}), "houses", 10)
 
-    assert "Cannot read the first rows of a CSVDataset" in caplog.text
-    assert "AttributeError" in caplog.text
+    assert sample.source.startswith(f"{LOADED_WHOLE}: reading its first rows raised ")
+    assert sample.data["a"].tolist() == [1, 2]
+    assert (
+        "The dry run loads 'houses' whole: reading its first rows raised "
+        "IncompatibleVersionError: kedro-datasets "
+    ) in caplog.text
+    assert "has no kedro_datasets.pandas.csv_dataset.CSVDataset._load_args" in caplog.text
+
+
+@pytest.fixture
+def houses_directories(tmp_path):
+    """The example's input as pandas writes it partitioned, and as Spark writes it."""
+    from support import EXAMPLE
+
+    houses = pd.read_csv(EXAMPLE / "data/01_raw/houses.csv")
+    houses.loc[3, "area"] = None  # a missing value in the second file only, for Spark
+    houses.iloc[::-1].to_parquet(tmp_path / "partitioned", partition_cols=["city"])
+    spark = tmp_path / "spark"
+    spark.mkdir()
+    houses.iloc[:2].to_parquet(spark / "part-00000-c000.snappy.parquet", index=False)
+    houses.iloc[2:].to_parquet(spark / "part-00001-c000.snappy.parquet", index=False)
+    (spark / "_SUCCESS").touch()
+    (spark / ".part-00000-c000.snappy.parquet.crc").write_bytes(b"crc")
+    return {"partitioned": tmp_path / "partitioned", "spark": spark}
+
+
+@pytest.mark.parametrize("layout", ["partitioned", "spark"])
+def test_a_parquet_directory_is_read_in_part_as_pandas_reads_it_whole(houses_directories, layout):
+    path = houses_directories[layout]
+    catalog = DataCatalog({"houses": ParquetDataset(filepath=str(path))})
+
+    sample = read_partial(catalog, "houses", 10)
+
+    whole = pd.read_parquet(path)
+    assert sample.source == PARTIAL_READ
+    # The same rows, in order, with the same dtypes; a request carries no index.
+    first = whole.head(10).reset_index(drop=True)
+    pd.testing.assert_frame_equal(sample.data.reset_index(drop=True), first)
+    assert sample.schema == infer_signature(model_input=whole).inputs

@@ -6,27 +6,26 @@ what the format records of the whole input: a Parquet file's schema and null
 counts, a Spark frame's schema. A CSV file records nothing, so its schema is left
 to a full read, and only when a signature is inferred.
 
-This is the one module that touches kedro-datasets' private attributes
-(``_load_args``, ``_copy``, ``_fs``, ``_get_load_path``). Readers are chosen by
-``isinstance`` on the dataset class; a reader that meets attributes it does not
-expect gives up with the reason, and the caller falls back, never crashes.
+The private attributes of kedro-datasets' file datasets (``_load_args``, ``_copy``,
+``_fs``, ``_get_load_path``) are read through :mod:`kedro_mlflow_dryrun.compat`.
+Readers are chosen by ``isinstance`` on the dataset class; a reader that meets
+attributes it does not expect raises, and the caller falls back, never crashes.
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset
 
+from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.adapters.inputs import Rows, arrow_to_pandas, frame_schema, take
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyarrow.parquet import FileMetaData
-
-logger = logging.getLogger(__name__)
 
 Reader = Callable[[AbstractDataset, int], Rows]
 
@@ -50,20 +49,15 @@ def round_trips_exactly(dataset: AbstractDataset | None) -> bool:
 
 
 def read_head(dataset: AbstractDataset, size: int) -> Rows | None:
-    """The first ``size`` rows; ``None``: the dataset cannot be read partially."""
+    """The first ``size`` rows; ``None``: the dataset cannot be read partially.
+
+    Whatever a reader raises (a path that is not there, attributes kedro-datasets
+    renamed: :class:`~kedro_mlflow_dryrun.errors.IncompatibleVersionError`) is the
+    caller's to fall back from.
+    """
     for dataset_type, reader in _readers():
         if isinstance(dataset, dataset_type):
-            try:
-                return reader(dataset, size)
-            except (AttributeError, KeyError, TypeError) as error:
-                logger.warning(
-                    "Cannot read the first rows of a %s (kedro-datasets changed its "
-                    "internals?): %s: %s. Falling back.",
-                    type(dataset).__name__,
-                    type(error).__name__,
-                    error,
-                )
-                return None
+            return reader(dataset, size)
     return _read_preview(dataset, size)
 
 
@@ -111,8 +105,7 @@ def _read_with_load_arg(argument: str) -> Reader:
     """Readers that take a row limit (pandas ``nrows``, Polars ``n_rows``) stop early."""
 
     def read(dataset: AbstractDataset, size: int) -> Rows:
-        partial = dataset._copy()
-        partial._load_args = {**dataset._load_args, argument: size}  # type: ignore[attr-defined]
+        partial = compat.with_load_args(dataset, **{argument: size})
         return Rows(take(partial.load(), size, "head").data, None, "head")
 
     return read
@@ -131,10 +124,13 @@ def _read_parquet_head(dataset: AbstractDataset, size: int) -> Rows:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    load_path = str(dataset._get_load_path())  # type: ignore[attr-defined]
-    load_args = dataset._load_args  # type: ignore[attr-defined]
+    load_path, load_args = compat.load_path(dataset), compat.load_args(dataset)
     columns = load_args.get("columns")
-    with dataset._fs.open(load_path, mode="rb") as file:  # type: ignore[attr-defined]
+    filesystem = compat.filesystem(dataset)
+    if filesystem.isdir(load_path):
+        table, with_missing = _parquet_directory_head(filesystem, load_path, columns, size)
+        return _parquet_rows(table, with_missing, load_args)
+    with filesystem.open(load_path, mode="rb") as file:
         # No pre-buffering: it would read whole column chunks ahead of the first rows.
         parquet_file = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 16)
         groups, rows = [], 0
@@ -153,6 +149,30 @@ def _read_parquet_head(dataset: AbstractDataset, size: int) -> Rows:
             else parquet_file.schema_arrow.empty_table()
         )
         with_missing = _columns_with_nulls(parquet_file.metadata)
+    return _parquet_rows(table, with_missing, load_args)
+
+
+def _parquet_directory_head(
+    filesystem: Any, path: str, columns: list[str] | None, size: int
+) -> tuple[pa.Table, set[str] | None]:
+    """The first rows of a directory of Parquet files (pandas' partitioned output, Spark's),
+    read as ``pandas.read_parquet`` reads it whole: hive partitions, ``_SUCCESS`` and
+    ``.crc`` files left out; and the columns any file's footer counts a null in."""
+    import pyarrow.dataset as ds
+
+    partitioning = ds.HivePartitioning.discover(infer_dictionary=True)
+    dataset = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning=partitioning)
+    with_missing: set[str] | None = set()
+    for fragment in dataset.get_fragments():
+        in_file = _columns_with_nulls(fragment.metadata)
+        with_missing = None if in_file is None or with_missing is None else with_missing | in_file
+    return dataset.head(size, columns=columns), with_missing
+
+
+def _parquet_rows(
+    table: pa.Table, with_missing: set[str] | None, load_args: dict[str, Any]
+) -> Rows:
+    """The rows, and the whole input's schema where the footers and load arguments tell it."""
     frame = arrow_to_pandas(table, with_missing or ())
     # Other load arguments (``dtype_backend``, say) change the dtypes of a full read.
     if with_missing is None or not set(load_args) <= {"columns"}:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickletools
 import re
@@ -23,6 +24,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+
+from kedro_mlflow_dryrun import compat
+
+logger = logging.getLogger(__name__)
 
 #: Above this size an artifact is not scanned: the report says so, fresh mode checks it.
 SCAN_LIMIT_BYTES = 256 * 1024 * 1024
@@ -216,26 +221,37 @@ def local_distributions_left_out_of_inference() -> Iterator[None]:
     map, filtered while the model is logged, then restored. If MLflow renames it,
     nothing is filtered, and the environment audit reports the pin.
     """
-    from mlflow.utils import requirements_utils as inference
+    with compat.requirement_inference_without(lambda name: local_source(name) is not None):
+        yield
 
-    filtered: dict[str, list[str]] | None = None
-    try:
-        inference._init_modules_to_packages_map()
-        original: dict[str, list[str]] = inference._MODULES_TO_PACKAGES  # type: ignore[assignment]
-        filtered = {
-            module: [name for name in names if local_source(name) is None]
-            for module, names in original.items()
-        }
-    except Exception:  # noqa: BLE001 - the model must be logged: then filter nothing
-        pass
-    if filtered is None:
-        yield
-        return
-    inference._MODULES_TO_PACKAGES = filtered  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        inference._MODULES_TO_PACKAGES = original  # type: ignore[assignment]
+
+#: What a project's directory holds that is not its source: bytecode, caches, editor files.
+NOT_SOURCE = (
+    *("__pycache__", "*.py[co]", ".mypy_cache", ".pytest_cache", ".ruff_cache"),
+    *("*~", ".*.sw?", ".#*", "#*#", ".DS_Store", "Thumbs.db", ".ipynb_checkpoints"),
+)
+
+
+@contextmanager
+def source_only(code_paths: Iterable[str]) -> Iterator[list[str]]:
+    """Copies of the directories among ``code_paths`` without what :data:`NOT_SOURCE` names,
+    under their own names (MLflow ships each as ``code/<name>``), until the block ends.
+
+    It runs as kedro-mlflow logs the model, so it never raises: a directory it cannot
+    copy is shipped as it is, and MLflow says what it makes of it.
+    """
+    with tempfile.TemporaryDirectory(prefix="dryrun-code-") as temporary:
+        copies = []
+        for index, path in enumerate(map(str, code_paths)):
+            copy = Path(temporary, str(index), os.path.basename(os.path.abspath(path)))
+            try:
+                if os.path.isdir(path):
+                    shutil.copytree(path, copy, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+                    path = str(copy)
+            except OSError as error:
+                logger.warning("%s is shipped as it is, caches included: %s", path, error)
+            copies.append(path)
+        yield copies
 
 
 def environment_directory(requirements: str) -> Path:

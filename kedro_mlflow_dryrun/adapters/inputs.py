@@ -128,11 +128,12 @@ def column_type(column: pd.Series) -> ColumnType:
     """
     import pandas as pd
     from mlflow.types import DataType
-    from mlflow.types.utils import _infer_pandas_column
+
+    from kedro_mlflow_dryrun import compat
 
     if isinstance(column.dtype, pd.StringDtype):
         return DataType.string
-    return _infer_pandas_column(column)
+    return compat.infer_pandas_column(column)
 
 
 def arrow_to_pandas(table: pa.Table, with_missing: Collection[str]) -> pd.DataFrame:

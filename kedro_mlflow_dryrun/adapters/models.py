@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from kedro.framework.hooks import _create_hook_manager, hook_impl
+from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol, DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
+from kedro_mlflow_dryrun import compat, patches
 from kedro_mlflow_dryrun.adapters.datasets import loads_anew, round_trips_exactly
 from kedro_mlflow_dryrun.errors import InferenceError, ModelNotFoundError, ServeCheckError
 
@@ -112,7 +113,7 @@ class PipelineModel:
         for name in sorted(self.inference.inputs() - {self.input_name}):
             catalog[name] = MemoryDataset(self._load_artifact(name), copy_mode="assign")
         last_node = _NodeRecorder()
-        hook_manager = _create_hook_manager()
+        hook_manager = compat.create_hook_manager()
         hook_manager.register(last_node)
         try:
             with quiet_runner():
@@ -237,11 +238,10 @@ def answer(model: PyFuncModel | _OutputRecorder, sample: object) -> InvocationsR
     """The scoring server's reply to ``sample`` sent as a ``dataframe_split`` request,
     through its own request path, ``invocations``, as ``mlflow models serve`` answers."""
     from mlflow.models import convert_input_example_to_serving_input
-    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 
-    request = convert_input_example_to_serving_input(sample)
+    request = convert_input_example_to_serving_input(sample) or "{}"
     with quiet_runner():
-        return invocations(request, CONTENT_TYPE_JSON, model, model.metadata.get_input_schema())
+        return compat.invocations(request, model, model.metadata.get_input_schema())
 
 
 def served_cause(error: Exception) -> str:
@@ -265,18 +265,9 @@ class _NodeRecorder:
         self.node = node
 
 
-@contextmanager
-def quiet_runner() -> Iterator[None]:
+def quiet_runner() -> AbstractContextManager[None]:
     """Keeps the runner's per-node lines and resume hints out of the training log."""
-    loggers = [logging.getLogger(name) for name in _RUNNER_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    return patches.logger_levels(_RUNNER_LOGGERS, logging.CRITICAL)
 
 
 def logged_models_of_run(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from kedro.framework.cli.project import run as kedro_run
 
+from kedro_mlflow_dryrun import patches
 from kedro_mlflow_dryrun.config import cli_overrides
 from kedro_mlflow_dryrun.errors import DryRunError
 from kedro_mlflow_dryrun.report import ERROR, FAILED
@@ -188,10 +189,8 @@ def _report_only(as_json: bool) -> Iterator[None]:
     if not as_json:
         yield
         return
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        logger.setLevel(level)
+    with (
+        patches.logger_levels((logger.name,), logging.ERROR),
+        patches.attribute(sys, "stdout", sys.stderr),
+    ):
+        yield

@@ -127,8 +127,9 @@ def project_context(
     which creates the tracking store (a sqlite file, say): ``kedro dryrun`` writes
     nothing, so only the project's own hooks from ``settings.py`` run, not kedro-mlflow's.
     """
-    from kedro.framework.hooks import _create_hook_manager
     from kedro.framework.project import settings
+
+    from kedro_mlflow_dryrun import compat
 
     env = env or os.getenv("KEDRO_ENV")
     config_loader = settings.CONFIG_LOADER_CLASS(
@@ -137,7 +138,7 @@ def project_context(
         runtime_params=runtime_params,
         **settings.CONFIG_LOADER_ARGS,
     )
-    hook_manager = _create_hook_manager()
+    hook_manager = compat.create_hook_manager()
     for hook in settings.HOOKS:
         if not type(hook).__module__.startswith("kedro_mlflow"):
             hook_manager.register(hook)

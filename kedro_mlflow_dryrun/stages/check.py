@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.errors import SerializationError
 
 if TYPE_CHECKING:
@@ -59,11 +60,11 @@ class JsonVerdict:
 
 def check_json(output: Any) -> JsonVerdict:
     """Serializes ``output`` exactly as ``mlflow models serve`` answers a request."""
-    from mlflow.pyfunc.scoring_server import predictions_to_json
-
     body = io.StringIO()
     try:
-        predictions_to_json(output, body)
+        compat.predictions_to_json(output, body)
+    except compat.IncompatibleVersionError:
+        raise
     except Exception:  # noqa: BLE001 - any error here is an HTTP 500 when served
         return JsonVerdict(serializable=False, offender=_first_offender(output, strict=False))
     if _is_strict(body.getvalue()):
@@ -94,12 +95,6 @@ def run(context: DryRunContext) -> None:
             "or Infinity, which browsers, Go and Java reject.\n"
             f"  Fix: {verdict.non_finite.fix}.",
         )
-
-
-def _jsonable(output: Any) -> Any:
-    from mlflow.utils.proto_json_utils import _get_jsonable_obj
-
-    return _get_jsonable_obj(output, pandas_orient="records")
 
 
 def _dumps(value: Any, strict: bool) -> bool:
@@ -133,7 +128,7 @@ def _is_strict(text: str) -> bool:
 def _first_offender(output: Any, strict: bool) -> Offender:
     is_table = hasattr(output, "to_dict") and hasattr(output, "iloc")
     steps: list[Any] = []
-    value = _jsonable(output)
+    value = compat.jsonable(output)
     ancestors = [value]  # strong references, so that ``is`` finds a reference cycle
     cycle = False
     while True:

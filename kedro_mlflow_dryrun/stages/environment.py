@@ -15,12 +15,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from kedro_mlflow_dryrun.adapters import environments
-from kedro_mlflow_dryrun.errors import ModelEnvironmentError
+from kedro_mlflow_dryrun.errors import IncompatibleVersionError, ModelEnvironmentError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
 if TYPE_CHECKING:
@@ -35,10 +35,15 @@ _FRESH_FIX = (
 )
 
 #: Run by the fresh environment's Python: load the model, answer the request as served.
+#: Its MLflow is the one the model's requirements name: it may lack the server's names.
 _ANSWER = """
 import json, sys
 import mlflow.pyfunc
-from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+try:
+    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
+except ImportError as error:
+    print("\\n" + json.dumps({"missing": str(error), "mlflow": mlflow.__version__}))
+    sys.exit()
 model = mlflow.pyfunc.load_model(sys.argv[1])
 with open(sys.argv[2]) as request:
     reply = invocations(request.read(), CONTENT_TYPE_JSON, model, model.metadata.get_input_schema())
@@ -62,14 +67,19 @@ def prepare(context: DryRunContext) -> None:
 
 @contextmanager
 def while_logging(context: DryRunContext) -> Iterator[None]:
-    """While kedro-mlflow logs the model: MLflow infers its requirements without local pins.
+    """While kedro-mlflow logs the model: MLflow infers its requirements without local pins,
+    and the code it ships is source only (no bytecode, caches or editor files).
 
     Requirements the user wrote are left as written: the audit reports what they lack.
     """
-    if any(context.log_model_kwargs.get(key) for key in HAND_WRITTEN):
-        yield
-        return
-    with environments.local_distributions_left_out_of_inference():
+    kwargs = context.log_model_kwargs
+    code_paths = cast("list[str] | None", kwargs.get("code_paths"))
+    with ExitStack() as stack:
+        if code_paths:
+            kwargs["code_paths"] = stack.enter_context(environments.source_only(code_paths))
+            stack.callback(kwargs.__setitem__, "code_paths", code_paths)
+        if not any(kwargs.get(key) for key in HAND_WRITTEN):
+            stack.enter_context(environments.local_distributions_left_out_of_inference())
         yield
 
 
@@ -135,6 +145,18 @@ def fresh(context: DryRunContext) -> None:
                 f"requirements.txt: {_last_line(str(error))}\n{error}\n{_FRESH_FIX}"
             ) from error
         reply = json.loads(output.strip().splitlines()[-1])
+    if "missing" in reply:
+        what = (
+            f"in the model's fresh environment, the scoring server of mlflow {reply['mlflow']} "
+            f"lacks what kedro-mlflow-dryrun asks it for: {reply['missing']}"
+        )
+        raise IncompatibleVersionError(
+            f"The dry run could not check the model: {what}.\n"
+            "Fix: pin a version of mlflow that kedro-mlflow-dryrun supports in "
+            "log_model_kwargs['pip_requirements'], or set 'environment: audit'.",
+            missing="mlflow.pyfunc.scoring_server.invocations",
+            what=what,
+        )
     environment["seconds"] = environment.get("seconds", {}) | {
         "fresh_reuse" if cached else "fresh_build": round(built - start, 2),
         "fresh_answer": round(time.perf_counter() - built, 2),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.errors import SignatureMismatchError
 from kedro_mlflow_dryrun.stages.contract import input_schema
 
@@ -68,10 +69,11 @@ def infer_output_schema(output: object) -> Schema:
     """Column by column where needed, so one odd column does not hide the others."""
     from mlflow.types import ColSpec, Schema
     from mlflow.types.schema import AnyType
-    from mlflow.types.utils import _infer_schema
 
     try:
-        return _infer_schema(output)
+        return compat.infer_schema(output)
+    except compat.IncompatibleVersionError:
+        raise
     except Exception:  # noqa: BLE001 - MLflow raises many types for untypable data
         if not hasattr(output, "columns"):
             logger.warning("The output's schema cannot be inferred; it is recorded as 'any'.")
@@ -79,7 +81,7 @@ def infer_output_schema(output: object) -> Schema:
     specs = []
     for column in output.columns:
         try:
-            specs.extend(_infer_schema(output[[column]]).inputs)  # type: ignore[index]
+            specs.extend(compat.infer_schema(output[[column]]).inputs)  # type: ignore[index]
         except Exception:  # noqa: BLE001
             logger.warning(
                 "Output column %r cannot be typed by MLflow; it is recorded as 'any'.", column
@@ -92,10 +94,10 @@ def _check_against(signature: ModelSignature, output: object, output_name: str) 
     """Fails when the output does not fit the outputs of a signature the user set."""
     if signature.outputs is None:
         return
-    from mlflow.models.utils import _enforce_schema
+    from mlflow.models import validate_schema
 
     try:
-        _enforce_schema(output, signature.outputs)
+        validate_schema(output, signature.outputs)
     except Exception as error:
         raise SignatureMismatchError(
             f"Output '{output_name}' does not match the outputs of the signature set in "

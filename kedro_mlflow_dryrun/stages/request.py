@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.errors import RequestError
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ def run(context: DryRunContext) -> None:
     schema = signature.inputs if signature is not None else None
     try:
         context.served_input = as_served(context.sample.data, schema)
+    except compat.IncompatibleVersionError:
+        raise
     except Exception as error:
         raise RequestError(
             f"A serving request made of the sample of '{context.input_name}' is rejected "
@@ -38,9 +41,7 @@ def run(context: DryRunContext) -> None:
 def as_served(data: object, schema: Schema | None) -> object:
     """``data`` turned into a request, then parsed and enforced as ``mlflow models serve`` does."""
     from mlflow.models import convert_input_example_to_serving_input
-    from mlflow.models.utils import _enforce_schema
-    from mlflow.pyfunc.scoring_server import _parse_json_data
 
-    request = convert_input_example_to_serving_input(data)
-    parsed = _parse_json_data(request, None, schema).data
-    return _enforce_schema(parsed, schema) if schema is not None else parsed
+    request = convert_input_example_to_serving_input(data) or "{}"
+    parsed = compat.parse_request(request, schema)
+    return compat.enforce_schema(parsed, schema) if schema is not None else parsed

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from kedro_mlflow_dryrun.adapters import inputs
 from kedro_mlflow_dryrun.adapters.datasets import read_head
-from kedro_mlflow_dryrun.errors import DryRunSkipped, SampleError
+from kedro_mlflow_dryrun.errors import DryRunSkipped, IncompatibleVersionError, SampleError
 from kedro_mlflow_dryrun.report import CAPTURED
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PARTIAL_READ = "partial read of the catalog entry"
+LOADED_WHOLE = "the catalog entry, loaded whole"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class SampleCapture:
         self.size = size
         self.strategy: SampleStrategy = strategy
         self.sample: Sample | None = None
-        self.error: SampleError | None = None
+        self.error: SampleError | IncompatibleVersionError | None = None
         #: Time spent inside the training node: the sample and the whole input's schema.
         self.seconds = 0.0
 
@@ -74,7 +75,7 @@ class SampleCapture:
             start = time.perf_counter()
             self.sample = Sample.of(inputs.take(data, self.size, self.strategy), CAPTURED)
             self.seconds = round(time.perf_counter() - start, 4)
-        except SampleError as error:
+        except (SampleError, IncompatibleVersionError) as error:
             self.error = error
         except Exception as error:  # noqa: BLE001 - must never fail the training node
             self.error = SampleError(
@@ -88,20 +89,19 @@ def take(context: DryRunContext) -> None:
     config, report = context.config, context.report
     dataset_name = config.sample_dataset or context.input_name
     capture = context.captured
+    if capture is not None and isinstance(capture.error, IncompatibleVersionError):
+        raise capture.error
     if capture is not None and capture.error is not None:
         # Nothing says the model cannot serve: nothing was checked. kedro-mlflow logs
         # its model as without the plugin, and the reason says how to get the check.
-        raise DryRunSkipped(
-            f"{capture.error}\nFix: set sample_dataset in dryrun.yml to a catalog entry "
-            "holding the same columns as a table (CSV, Parquet, pandas, Polars, Spark), or "
-            f"make '{dataset_name}' load as one, e.g. convert it to a pandas DataFrame in "
-            "the node that writes it."
-        )
+        raise _not_a_table(capture.error, dataset_name)
     if capture is not None and capture.sample is not None:
         full = capture.sample
         report.seconds["capture"] = capture.seconds
     elif context.catalog is not None:
-        full = read_partial(context.catalog, dataset_name, config.sample_size)
+        full = read_partial(
+            context.catalog, dataset_name, config.sample_size, config.sample_strategy
+        )
     else:
         raise SampleError(f"No sample of '{dataset_name}' was given.")
     if not full.rows:
@@ -117,17 +117,56 @@ def take(context: DryRunContext) -> None:
     report.sample_strategy = context.sample.strategy
 
 
-def read_partial(catalog: CatalogProtocol, dataset_name: str, size: int) -> Sample:
-    """Reads only the first rows of a catalog entry, or says why it cannot."""
+def read_partial(
+    catalog: CatalogProtocol, dataset_name: str, size: int, strategy: SampleStrategy = "random"
+) -> Sample:
+    """The first rows of a catalog entry; where they cannot be read alone, the whole entry
+    as training loads it (and kedro-mlflow's ``signature: auto`` after it)."""
     if dataset_name not in catalog:
         raise SampleError(_unreadable(dataset_name, "it is not in the catalog"))
     dataset = catalog.get(dataset_name)
-    rows = read_head(dataset, size) if dataset is not None else None
+    kind = type(dataset).__name__
+    try:
+        rows = read_head(dataset, size) if dataset is not None else None
+    except Exception as error:  # noqa: BLE001 - a directory, a missing file, a changed API
+        raised = error.what if isinstance(error, IncompatibleVersionError) else error
+        why = f"reading its first rows raised {type(error).__name__}: {raised}"
+        logger.warning("The dry run loads '%s' whole: %s.", dataset_name, why)
+        return _loaded_whole(catalog, dataset_name, size, strategy, why)
     if rows is None:
-        raise SampleError(
-            _unreadable(dataset_name, f"a {type(dataset).__name__} cannot be read partially")
-        )
+        why = f"a {kind} cannot be read in part"
+        logger.info("The dry run loads '%s' whole: %s.", dataset_name, why)
+        return _loaded_whole(catalog, dataset_name, size, strategy, why)
     return Sample.of(rows, PARTIAL_READ)
+
+
+def _loaded_whole(
+    catalog: CatalogProtocol, dataset_name: str, size: int, strategy: SampleStrategy, why: str
+) -> Sample:
+    """The sample of the whole entry; if even that fails, nothing is checked: skipped."""
+    try:
+        data = catalog.load(dataset_name)
+    except Exception as error:
+        raise DryRunSkipped(
+            f"The dry run needs a sample of '{dataset_name}', but training did not load it, "
+            f"{why}, and loading it whole raised {type(error).__name__}: {error}\n"
+            f"Fix: run the whole training pipeline, or set sample_dataset in dryrun.yml to "
+            "a catalog entry holding the same columns that can be read."
+        ) from error
+    try:
+        rows = inputs.take(data, size, strategy)
+    except SampleError as error:
+        raise _not_a_table(error, dataset_name) from error
+    return Sample.of(rows, f"{LOADED_WHOLE}: {why}")
+
+
+def _not_a_table(error: Exception, dataset_name: str) -> DryRunSkipped:
+    return DryRunSkipped(
+        f"{error}\nFix: set sample_dataset in dryrun.yml to a catalog entry "
+        "holding the same columns as a table (CSV, Parquet, pandas, Polars, Spark), or "
+        f"make '{dataset_name}' load as one, e.g. convert it to a pandas DataFrame in "
+        "the node that writes it."
+    )
 
 
 def _unreadable(dataset_name: str, reason: str) -> str:

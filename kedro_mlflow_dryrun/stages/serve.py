@@ -17,12 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from kedro_mlflow_dryrun import compat, patches
 from kedro_mlflow_dryrun.errors import ServeCheckError
 
 if TYPE_CHECKING:
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.context import DryRunContext
+
+#: MLflow's switch for recording the environment variables a model reads while validated.
+_RECORD_ENV_VARS = "MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING"
 
 # JSON value types that each MLflow column type may come back as.
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -47,18 +51,17 @@ def run(context: DryRunContext) -> None:
 
 @contextmanager
 def instead_of_mlflow_validation() -> Iterator[None]:
-    """While kedro-mlflow logs the model, MLflow does not load it to try the input example."""
-    from mlflow.models import utils
+    """While kedro-mlflow logs the model, MLflow does not load it to try the input example.
 
-    validate = getattr(utils, "_validate_serving_input", None)
-    if validate is None:  # another MLflow: it validates, at the cost of a second load
+    ``pyfunc.log_model`` has no switch for it, so MLflow's validation is patched. Nothing
+    runs the model then, so MLflow's recording of the environment variables it reads
+    (which patches ``os.environ`` for the call, and is not reentrant) is switched off too.
+    """
+    with (
+        patches.environment_variable(_RECORD_ENV_VARS, "false"),
+        compat.serving_input_validation(_left_to_the_serve_check),
+    ):
         yield
-        return
-    utils._validate_serving_input = _left_to_the_serve_check
-    try:
-        yield
-    finally:
-        utils._validate_serving_input = validate
 
 
 def _left_to_the_serve_check(model_uri: str, serving_input: object) -> None:

@@ -1,0 +1,222 @@
+"""Every private name of MLflow, Kedro and kedro-datasets the plugin uses, and only here.
+
+Each name is looked up when first used, never at start-up (importing MLflow costs
+about 1.8 s), then kept. A name that a new version renamed or removed raises
+:class:`~kedro_mlflow_dryrun.errors.IncompatibleVersionError`, which names it and
+the installed versions: the engine records it as status ``error``, and
+kedro-mlflow logs the model as it would without the plugin.
+
+Public API is used wherever one exists: ``mlflow.models.validate_schema``, the
+scoring server's ``infer_and_parse_data``, ``convert_input_example_to_serving_input``.
+The scoring server's ``invocations`` and ``predictions_to_json`` carry no underscore
+but no documentation either: they are what ``mlflow models serve`` runs, so they
+are looked up here too. The two MLflow names the dry run patches while a model is
+logged only save time or keep a pin out: without them, nothing is patched.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, cast
+
+from kedro_mlflow_dryrun import patches
+from kedro_mlflow_dryrun.errors import IncompatibleVersionError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from kedro.io import AbstractDataset
+    from mlflow.pyfunc.scoring_server import InvocationsResponse
+    from mlflow.types import DataType, Schema
+    from pluggy import PluginManager
+
+#: The distributions whose versions an incompatibility names, by top-level package.
+DISTRIBUTIONS = {
+    "mlflow": "mlflow",
+    "kedro": "kedro",
+    "kedro_mlflow": "kedro-mlflow",
+    "kedro_datasets": "kedro-datasets",
+    "kedro_mlflow_dryrun": "kedro-mlflow-dryrun",
+}
+
+
+@cache
+def private(module: str, name: str) -> Any:
+    """``module.name``, looked up once; absent: :class:`IncompatibleVersionError`."""
+    try:
+        owner = importlib.import_module(module)
+    except ImportError as error:
+        raise incompatible(module, error, "cannot import") from error
+    try:
+        return getattr(owner, name)
+    except AttributeError as error:
+        raise incompatible(f"{module}.{name}", error) from error
+
+
+def attribute(owner: object, name: str) -> Any:
+    """A private attribute of a Kedro or kedro-datasets object (``_load_args``, ``_fs``...)."""
+    try:
+        return getattr(owner, name)
+    except AttributeError as error:
+        # Named after the Kedro or kedro-datasets class a project's dataset extends.
+        kinds = type(owner).__mro__
+        kind = next((k for k in kinds if k.__module__.split(".")[0] in DISTRIBUTIONS), kinds[0])
+        raise incompatible(f"{kind.__module__}.{kind.__qualname__}.{name}", error) from error
+
+
+def incompatible(
+    name: str, error: BaseException, problem: str = "has no"
+) -> IncompatibleVersionError:
+    """What broke and the versions, first line first: the one warning a user reads."""
+    owner = DISTRIBUTIONS.get(name.split(".")[0], name.split(".")[0])
+    plugin = "kedro-mlflow-dryrun"
+    what = (
+        f"{owner} {version(owner)} {problem} {name}, which {plugin} {version(plugin)} uses "
+        f"({type(error).__name__}: {error})"
+    )
+    return IncompatibleVersionError(
+        f"The dry run could not check the model: {what}.\n"
+        f"This is the plugin's failure, not the model's (installed: {installed_versions()}). "
+        "The model is logged as kedro-mlflow alone logs it, and the run is tagged "
+        "dryrun.status=error.\n"
+        f"Fix: install a version of {owner} that {plugin} supports (its README lists them), "
+        f"or upgrade {plugin}; meanwhile 'enabled: false' in conf/<env>/dryrun.yml turns the "
+        "dry run off.",
+        missing=name,
+        what=what,
+    )
+
+
+def installed_versions() -> str:
+    return ", ".join(f"{name} {version(name)}" for name in DISTRIBUTIONS.values())
+
+
+def version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+# MLflow: schemas, as ``infer_signature`` and ``pyfunc`` ``predict`` compute them.
+
+
+def infer_schema(data: object) -> Schema:
+    """MLflow's schema of ``data``; unlike ``infer_signature``, it raises on what it cannot type."""
+    return cast("Schema", private("mlflow.types.utils", "_infer_schema")(data))
+
+
+def infer_pandas_column(column: pd.Series) -> DataType:
+    return cast("DataType", private("mlflow.types.utils", "_infer_pandas_column")(column))
+
+
+def enforce_schema(data: object, schema: Schema) -> object:
+    """``data`` converted as ``pyfunc`` ``predict`` converts it; ``validate_schema`` drops it."""
+    return private("mlflow.models.utils", "_enforce_schema")(data, schema)
+
+
+def enforce_type(value: object, column_type: object) -> object:
+    """One value converted as schema enforcement converts a column of ``column_type``."""
+    return private("mlflow.models.utils", "_enforce_type")(value, column_type)
+
+
+# MLflow: the scoring server of ``mlflow models serve``.
+
+
+def jsonable(output: object) -> object:
+    """The output as the scoring server hands it to its JSON encoder."""
+    return private("mlflow.utils.proto_json_utils", "_get_jsonable_obj")(
+        output, pandas_orient="records"
+    )
+
+
+def parse_request(request: str, schema: Schema | None) -> object:
+    """A JSON request's data, parsed as the server parses it before ``predict``."""
+    import json
+
+    return private("mlflow.pyfunc.scoring_server", "infer_and_parse_data")(
+        json.loads(request), schema
+    )
+
+
+def predictions_to_json(output: object, stream: Any) -> None:
+    private("mlflow.pyfunc.scoring_server", "predictions_to_json")(output, stream)
+
+
+def invocations(request: str, model: Any, input_schema: Schema | None) -> InvocationsResponse:
+    """The server's reply to a JSON request, through its own request path, without a socket."""
+    server = "mlflow.pyfunc.scoring_server"
+    content_type = private(server, "CONTENT_TYPE_JSON")
+    reply = private(server, "invocations")(request, content_type, model, input_schema)
+    return cast("InvocationsResponse", reply)
+
+
+# MLflow: what ``log_model`` does, patched while the model is logged (``patches``).
+
+
+@contextmanager
+def serving_input_validation(replacement: Callable[[str, object], object]) -> Iterator[None]:
+    """``log_model`` validates the input example with ``replacement`` (MLflow's own loads the
+    model back and predicts); an MLflow without ``_validate_serving_input``: its own."""
+    from mlflow.models import utils
+
+    if not hasattr(utils, "_validate_serving_input"):
+        yield
+        return
+    with patches.attribute(utils, "_validate_serving_input", replacement):
+        yield
+
+
+@contextmanager
+def requirement_inference_without(left_out: Callable[[str], bool]) -> Iterator[None]:
+    """MLflow's module -> distributions map, which requirement inference pins from, less the
+    distributions ``left_out`` names; an MLflow without that map: unchanged."""
+    try:
+        from mlflow.utils import requirements_utils as inference
+
+        inference._init_modules_to_packages_map()
+        mapping = cast("dict[str, list[str]]", inference._MODULES_TO_PACKAGES)
+        filtered = {
+            module: [name for name in names if not left_out(name)]
+            for module, names in mapping.items()
+        }
+    except Exception:  # noqa: BLE001 - the model must be logged: then filter nothing
+        yield
+        return
+    with patches.attribute(inference, "_MODULES_TO_PACKAGES", filtered):
+        yield
+
+
+# Kedro.
+
+
+def create_hook_manager() -> PluginManager:
+    """A hook manager with Kedro's hook specs, none registered; Kedro has no public one."""
+    return cast("PluginManager", private("kedro.framework.hooks", "_create_hook_manager")())
+
+
+# kedro-datasets: the attributes its file datasets share.
+
+
+def load_args(dataset: AbstractDataset) -> dict[str, Any]:
+    return cast("dict[str, Any]", attribute(dataset, "_load_args"))
+
+
+def with_load_args(dataset: AbstractDataset, **load_args_: object) -> AbstractDataset:
+    """A copy of ``dataset`` whose loads take ``load_args_`` as well."""
+    merged = {**load_args(dataset), **load_args_}
+    copy = attribute(dataset, "_copy")
+    return cast("AbstractDataset", copy(_load_args=merged))
+
+
+def load_path(dataset: AbstractDataset) -> str:
+    """Where a load reads: the path, or the version's path of a versioned dataset."""
+    return str(attribute(dataset, "_get_load_path")())
+
+
+def filesystem(dataset: AbstractDataset) -> Any:
+    """The ``fsspec`` filesystem a file dataset reads with."""
+    return attribute(dataset, "_fs")
