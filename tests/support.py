@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -116,6 +117,22 @@ class Project:
         """Redefines node functions: the pipelines pick up the last definition."""
         self.append(f"src/{PACKAGE}/pipelines/nodes.py", source)
 
+    def made_with_installed_kedro(self) -> None:
+        """Declares the installed Kedro as the one that made the project, as ``kedro new`` would.
+
+        Kedro before 1.2 refuses a project made with another minor version, and the
+        lowest-versions run of ``.ci/run`` installs Kedro 1.0.
+        """
+        import kedro
+
+        path = self.path / "pyproject.toml"
+        text = path.read_text()
+        made_with = re.search(r'^kedro_init_version = "(.+)"$', text, re.MULTILINE)
+        assert made_with, "the example's pyproject.toml names its kedro_init_version"
+        if made_with[1].split(".")[:2] != kedro.__version__.split(".")[:2]:
+            start, end = made_with.span(1)
+            path.write_text(text[:start] + kedro.__version__ + text[end:])
+
     def set_dryrun(self, **settings: Any) -> None:
         self.write("conf/base/dryrun.yml", json.dumps(settings))
 
@@ -173,7 +190,9 @@ def example_copy(path: Path) -> Project:
     """A fresh copy of the example project at ``path``, with nothing training left."""
     ignored = shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
     shutil.copytree(EXAMPLE, path, ignore=ignored)
-    return Project(path)
+    project = Project(path)
+    project.made_with_installed_kedro()
+    return project
 
 
 def track_in_project(project: Project) -> None:

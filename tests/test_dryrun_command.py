@@ -9,6 +9,7 @@ from unittest.mock import ANY
 
 import mlflow
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 from test_end_to_end import DECIMAL_PRICES
 
@@ -76,6 +77,7 @@ def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
     assert "--set-signature, --input and --fresh need --model-uri." in misused.output
 
 
+@pytest.mark.lowest
 def test_preflight_in_a_trained_project_passes_and_writes_nothing(project):
     _train(project)
     before = _snapshot(project.path)
@@ -155,6 +157,7 @@ def test_preflight_json_is_the_report_alone_on_stdout(project):
     assert "Dry run passed" in result.stderr
 
 
+@pytest.mark.lowest
 def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(project):
     _train(project, "--no-output-schema")
     (model,) = logged_models(_client(project), _runs(project)[0])

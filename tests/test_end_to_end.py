@@ -35,6 +35,7 @@ def _assert_model_logged_and_run_closed(view) -> None:
     assert view.run.info.status == "FINISHED"
 
 
+@pytest.mark.lowest
 def test_training_run_records_the_output_schema_on_the_logged_model(project):
     result = project.kedro("run", "--pipeline=training")
 
@@ -137,6 +138,7 @@ def test_kedro_options_still_work_with_the_flag(project):
     assert project.mlflow_view().tags["dryrun.status"] == "skipped"
 
 
+@pytest.mark.lowest
 def test_decimal_output_fails_the_run_after_the_model_is_logged(project):
     project.override_node(DECIMAL_PRICES)
 

@@ -416,7 +416,8 @@ def resolve_model_uri(uri: str) -> LoggedModelRef:
     from mlflow import MlflowClient
 
     try:
-        info = mlflow.models.get_model_info(uri)
+        # The MLmodel file names its logged model; MLflow 3.0's ModelInfo.model_id raises.
+        info = mlflow.models.Model.load(uri)
     except Exception as error:  # MLflow raises several types for a bad URI
         raise server_error(error, uri) or ModelNotFoundError(
             f"No logged model at {uri}: {type(error).__name__}: {redact(str(error))}\n"
