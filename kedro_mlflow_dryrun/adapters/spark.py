@@ -6,12 +6,13 @@ has none, so ``spark_udf: auto`` costs nothing where training does not use Spark
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from kedro_mlflow_dryrun import patches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,10 +63,10 @@ def local_session() -> Iterator[SparkSession]:
     from pyspark.sql import SparkSession
 
     started = SparkContext._active_spark_context is None
-    python = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    previous = {name: os.environ.get(name) for name in python}
-    os.environ.update(python)
-    try:
+    with (
+        patches.environment_variable("PYSPARK_PYTHON", sys.executable),
+        patches.environment_variable("PYSPARK_DRIVER_PYTHON", sys.executable),
+    ):
         spark = (
             SparkSession.builder.master(LOCAL_MASTER)
             .appName("kedro-mlflow-dryrun")
@@ -73,12 +74,6 @@ def local_session() -> Iterator[SparkSession]:
             .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate()
         )
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     if started:
         spark.sparkContext.setLogLevel("FATAL")  # its failures are explained, not logged
     try:
@@ -141,14 +136,11 @@ def _workers_on_this_python(spark: SparkSession) -> Iterator[None]:
     except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext: nothing to set
         yield
         return
-    if not str(context.master).startswith("local") or context.pythonExec == sys.executable:
+    if not str(context.master).startswith("local"):
         yield
         return
-    previous, context.pythonExec = context.pythonExec, sys.executable
-    try:
+    with patches.attribute(context, "pythonExec", sys.executable):
         yield
-    finally:
-        context.pythonExec = previous
 
 
 def _python_value(value: object) -> object:
