@@ -278,12 +278,13 @@ def build_environment(requirements_file: Path, directory: Path) -> Path:
     """A virtualenv holding ``requirements_file`` only; returns its Python.
 
     uv when installed (it reuses this interpreter and its download cache), else
-    ``venv`` and pip. Built aside and renamed, so an interrupted build is not reused.
+    ``venv`` and pip. Built aside, one folder per process, and renamed: an interrupted
+    build is not reused, and two trainings building the same one do not collide.
     """
     python = directory / "bin" / "python"
     if python.exists():
         return python
-    building = directory.with_name(directory.name + ".building")
+    building = directory.with_name(f"{directory.name}.building-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
     uv = shutil.which("uv") or _beside_interpreter("uv")
     if uv:
@@ -293,7 +294,10 @@ def build_environment(requirements_file: Path, directory: Path) -> Path:
         _run([sys.executable, "-m", "venv", str(building)])
         install = [str(building / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     _run([*install, "-r", str(requirements_file)])
-    building.rename(directory)
+    try:
+        building.rename(directory)
+    except OSError:  # another process finished the same environment first: use it
+        shutil.rmtree(building, ignore_errors=True)
     return python
 
 
