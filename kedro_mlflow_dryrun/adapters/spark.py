@@ -59,10 +59,9 @@ def local_session() -> Iterator[SparkSession]:
 
     A SparkContext already running is reused and left running: only what was started stops.
     """
-    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    started = SparkContext._active_spark_context is None
+    started = active_session() is None
     with (
         patches.environment_variable("PYSPARK_PYTHON", sys.executable),
         patches.environment_variable("PYSPARK_DRIVER_PYTHON", sys.executable),
