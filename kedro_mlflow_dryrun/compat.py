@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
+    from kedro.framework.context import KedroContext
     from kedro.io import AbstractDataset
     from mlflow.pyfunc import PyFuncModel
     from mlflow.pyfunc.scoring_server import InvocationsResponse
@@ -256,3 +257,16 @@ def load_path(dataset: AbstractDataset) -> str:
 def filesystem(dataset: AbstractDataset) -> Any:
     """The ``fsspec`` filesystem a file dataset reads with."""
     return attribute(dataset, "_fs")
+
+
+# kedro-mlflow: the steps of ``KedroMlflowConfig.setup`` that create nothing.
+
+
+def export_credentials(config: Any, context: KedroContext) -> None:
+    """The ``credentials.yml`` entry that ``server.credentials`` names, into ``os.environ``."""
+    attribute(config, "_export_credentials")(context)
+
+
+def register_request_header_provider(config: Any, context: KedroContext) -> None:
+    """``server.request_header_provider``, registered with MLflow as kedro-mlflow does."""
+    attribute(config, "_register_request_header_provider")(context)

@@ -23,6 +23,8 @@ _MINIMUMS = {"sample_size": 1, "input_example_rows": 0, "explore": 0, "explore_s
 OnFailure = Literal["fail", "warn"]
 SampleStrategy = Literal["random", "head"]
 Environment = Literal["audit", "fresh", "off"]
+#: Words, not on/off: YAML reads those as booleans.
+SparkUdf = Literal["auto", "always", "never"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class DryRunConfig:
     on_explore: OnFailure = "warn"
     #: The explore stage stops there, whatever ``explore`` says.
     explore_seconds: float = 5.0
+    #: The Spark batch check: ``auto`` runs it on a SparkSession already active, never starts one.
+    spark_udf: SparkUdf = "auto"
     #: Why the dry run is off, when it is: the flag, the variable or ``dryrun.yml``.
     disabled_by: str | None = None
 

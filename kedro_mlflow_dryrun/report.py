@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, TensorSpec
 
 #: ``failed``: the model would not serve; ``error``: the plugin could not tell.
 Status = Literal["passed", "failed", "skipped", "error"]
@@ -16,6 +17,16 @@ FAILED: Status = "failed"
 SKIPPED: Status = "skipped"
 ERROR: Status = "error"
 REPORT_PATH = "dryrun/report.json"
+#: The stages the verdict line names beside the dry run itself, in its order: a label,
+#: and the name of the stage's ``stages/`` module, which is also its report section
+#: (a dict with a ``status`` or a ``verdict``). A stage with a section adds one line
+#: here; every other stage counts as the dry run. ``log_model`` is kedro-mlflow's.
+VERDICT_STAGES: tuple[tuple[str, str], ...] = (
+    ("serve check", "serve"),
+    ("environment", "environment"),
+    ("drift", "drift"),
+    ("kedro-mlflow's log_model", "log_model"),
+)
 CAPTURED = "captured from training"
 
 
@@ -25,6 +36,8 @@ class DryRunReport:
 
     status: Status = PASSED
     reason: str | None = None
+    #: The stage whose failure, error or skip decided the status (``None``: passed).
+    stage: str | None = None
     input_name: str | None = None
     input_type: str | None = None
     sample_rows: int | None = None
@@ -39,6 +52,7 @@ class DryRunReport:
     environment: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
     explore: dict[str, Any] | None = None
+    spark: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=lambda: _versions())
@@ -55,18 +69,18 @@ class DryRunReport:
     def errored(self) -> bool:
         return self.status == ERROR
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, stage: str | None = None) -> None:
         """The first failure is the one reported: later stages do not run after it."""
         if self.status == PASSED:
-            self.status, self.reason = FAILED, reason
+            self.status, self.reason, self.stage = FAILED, reason, stage
 
-    def error(self, reason: str) -> None:
+    def error(self, reason: str, stage: str | None = None) -> None:
         """The plugin could not check: not a verdict on the model."""
         if self.status == PASSED:
-            self.status, self.reason = ERROR, reason
+            self.status, self.reason, self.stage = ERROR, reason, stage
 
-    def skip(self, reason: str) -> None:
-        self.status, self.reason = SKIPPED, reason
+    def skip(self, reason: str, stage: str | None = None) -> None:
+        self.status, self.reason, self.stage = SKIPPED, reason, stage
 
     def to_dict(self) -> dict[str, Any]:
         report = asdict(self)
@@ -78,10 +92,8 @@ class DryRunReport:
         total = self.seconds.get("total", 0.0)
         if self.status == SKIPPED:
             return f"Dry run skipped: {self.reason}"
-        if self.errored:
-            return f"Dry run error: {self._reason(full_reason)}"
-        if self.failed:
-            return f"Dry run failed in {total:.2f} s: {self._reason(full_reason)}"
+        if not self.passed:
+            return self._stage_line(total, full_reason)
         sampled = f"{self.sample_rows} rows of '{self.input_name}'"
         if self.sample_source != CAPTURED:
             sampled += f" ({self.sample_source})"
@@ -92,10 +104,8 @@ class DryRunReport:
 
     def serve_summary(self, full_reason: bool = False) -> str:
         seconds = self.seconds.get("serve", 0.0) + self.seconds.get("environment", 0.0)
-        if self.errored:
-            return f"Serve check error: {self._reason(full_reason)}"
-        if self.failed:
-            return f"Serve check failed in {seconds:.2f} s: {self._reason(full_reason)}"
+        if not self.passed:
+            return self._stage_line(seconds, full_reason)
         checked = []
         if self.environment and self.environment.get("status") == PASSED:
             checked.append(f"its environment holds what it imports ({self.environment['mode']})")
@@ -106,6 +116,38 @@ class DryRunReport:
         if not checked:  # serve_check: false, environment: off; explore alone ran
             return f"Serve check skipped: {self.model_uri} (serve_check: false, environment: off)"
         return f"Serve check passed: {self.model_uri}: {'; '.join(checked)}, {seconds:.2f} s"
+
+    def verdict(self, full_reason: bool = False) -> str:
+        """The run's last line: each stage that ran and its result, the status, and why."""
+        if self.status == SKIPPED:
+            return self.summary()
+        results = ", ".join(f"{label} {result}" for label, result in self.results())
+        why = f"{self.model_uri or 'the model'} would serve" if self.passed else None
+        return f"Dry run verdict: {self.status} ({results}): {why or self._reason(full_reason)}"
+
+    def results(self) -> list[tuple[str, str]]:
+        """Each stage that ran, by its label, and its result: the dry run first."""
+        own = self.status if self._label() == "dry run" else PASSED
+        results: list[tuple[str, str]] = [("dry run", own)]
+        for label, name in VERDICT_STAGES:
+            section = getattr(self, name, None)
+            if self.stage == name:
+                results.append((label, self.status))
+            elif isinstance(section, dict):
+                result = section.get("status", section.get("verdict"))
+                results.append((label, result if isinstance(result, str) else PASSED))
+        return results
+
+    def _stage_line(self, seconds: float, full_reason: bool) -> str:
+        """The failure or error, under the name of the stage it came from."""
+        label = self._label().capitalize()
+        if self.errored:
+            return f"{label} error: {self._reason(full_reason)}"
+        return f"{label} failed in {seconds:.2f} s: {self._reason(full_reason)}"
+
+    def _label(self) -> str:
+        """The label of the stage that decided the status: its own, or the dry run's."""
+        return next((label for label, name in VERDICT_STAGES if name == self.stage), "dry run")
 
     def _reason(self, full: bool) -> str:
         """All of it where no error message will follow; else its first line."""
@@ -126,7 +168,18 @@ def describe_outputs(signature: ModelSignature | None) -> str:
     if signature is None or signature.outputs is None:
         return "none"
     # Parentheses, not brackets: Kedro's rich log handler reads [..] as markup.
-    return "(" + ", ".join(f"{spec.name}: {spec.type!r}" for spec in signature.outputs.inputs) + ")"
+    return "(" + ", ".join(map(_describe_spec, signature.outputs.inputs)) + ")"
+
+
+def _describe_spec(spec: ColSpec | TensorSpec) -> str:
+    """``price: double``, ``string`` (one unnamed column), ``tensor float64 (-1, 2)``."""
+    from mlflow.types import TensorSpec
+
+    if isinstance(spec, TensorSpec):
+        kind = f"tensor {spec.type} {tuple(spec.shape)}"
+    else:
+        kind = repr(spec.type)
+    return f"{spec.name}: {kind}" if spec.name is not None else kind
 
 
 def _versions() -> dict[str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +13,67 @@ import pytest
 from support import Project, example_copy, forget, session_run, track_in_project
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on Spark run last: once the session is up, ``spark_udf: auto`` would
+    run the Spark batch check in every later training run of this process."""
+    items.sort(key=lambda item: "spark" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the whole test session: it takes about 10 s to start. Its
+    Python workers run this interpreter, which holds the models' packages."""
+    import os
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the example project, with its own sqlite MLflow store."""
     return example_copy(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow sqlite store with its tables made, once: MLflow's migrations of a new
+    store cost about 10 s on a busy machine, a copy of this one 0.1 s."""
+    from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
+
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    _get_sqlalchemy_store(f"sqlite:///{path}", None)
+    return path
+
+
+@pytest.fixture
+def stored(project: Project, empty_store: Path) -> Project:
+    """The project, its MLflow store already made (for tests of what a run logs)."""
+    shutil.copy(empty_store, project.path / "mlflow.db")
+    return project
+
+
+@pytest.fixture
+def plugin_lines():
+    """The plugin's log lines (Kedro's session sets up logging anew, past ``caplog``)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("kedro_mlflow_dryrun")
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
 
 
 @pytest.fixture

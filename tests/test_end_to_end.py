@@ -35,6 +35,7 @@ def _assert_model_logged_and_run_closed(view) -> None:
     assert view.run.info.status == "FINISHED"
 
 
+@pytest.mark.lowest
 def test_training_run_records_the_output_schema_on_the_logged_model(project):
     result = project.kedro("run", "--pipeline=training")
 
@@ -66,6 +67,12 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert "Serve check passed" in result.output
     assert view.tags["dryrun.explore"] == report["explore"]["status"] == "passed"
     assert "Explore: 50 requests the signature admits, 0 findings" in result.output
+    assert "Dry run verdict: passed (dry run passed, serve check passed, environment passed)" in (
+        result.output
+    )
+    assert report["input_type"] == "pandas.DataFrame"
+    unset = sorted(key for key, value in report.items() if value is None)
+    assert unset == ["drift", "reason", "stage"], "passed, with no registered model to compare"
     assert view.model_info.saved_input_example_info["type"] == "dataframe"
     assert report["versions"]["mlflow"] and report["versions"]["kedro"]
     written = sorted(p.name for p in (project.path / "data/07_model_output").iterdir())
@@ -131,6 +138,7 @@ def test_kedro_options_still_work_with_the_flag(project):
     assert project.mlflow_view().tags["dryrun.status"] == "skipped"
 
 
+@pytest.mark.lowest
 def test_decimal_output_fails_the_run_after_the_model_is_logged(project):
     project.override_node(DECIMAL_PRICES)
 

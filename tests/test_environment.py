@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import site
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support import PACKAGE
+from support import PACKAGE, UV, overlay_python, uv_install
 
 PREDICT = """
 import sys
@@ -35,15 +33,14 @@ print(len(model.predict(rows)))
 def fresh_python(tmp_path_factory):
     """A virtualenv per distinct ``requirements.txt``, shared by the tests that log it."""
     root = tmp_path_factory.mktemp("fresh-environments")
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
 
     def build(requirements: Path) -> Path:
         key = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
         python = root / key / "bin" / "python"
         if not python.exists():
-            subprocess.run([uv, "venv", "-q", "--python", sys.executable, root / key], check=True)
+            subprocess.run([UV, "venv", "-q", "--python", sys.executable, root / key], check=True)
             subprocess.run(
-                [uv, "pip", "install", "-q", "--python", python, "-r", requirements], check=True
+                [UV, "pip", "install", "-q", "--python", python, "-r", requirements], check=True
             )
         return python
 
@@ -110,26 +107,11 @@ def test_a_project_not_installed_ships_its_package_and_serves_fresh(
 
 
 def test_an_editable_project_is_shipped_as_code_never_pinned(project, fresh_python, tmp_path):
-    overlay = tmp_path / "overlay"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", overlay], check=True)
-    # The test virtualenv's packages, its own editable installs included, under the overlay's.
-    (next(overlay.glob("lib/python*/site-packages")) / "test_venv.pth").write_text(
-        "".join(f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages())
-    )
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    python = overlay / "bin" / "python"
-    subprocess.run(
-        [uv, "pip", "install", "-q", "--python", python, "--no-deps", "-e", project.path],
-        check=True,
-    )
-    completed = subprocess.run(
-        [python, "-m", "kedro", "run", "--pipeline=training"],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-    )
+    python = overlay_python(tmp_path / "overlay")
+    uv_install(python, "-e", project.path)
+    result = project.kedro("run", "--pipeline=training", python=python)
 
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert result.returncode == 0, result.output
     view = project.mlflow_view()
     assert view.tags["dryrun.environment"] == "passed"
     requirements = _logged_model_predicts_in_a_fresh_environment(
@@ -146,6 +128,9 @@ def test_ship_project_code_false_fails_naming_the_package(project):
     assert result.returncode == 1, result.output
     assert f"'{PACKAGE}' is the project's package" in result.output
     assert "Fix: set 'ship_project_code: true'" in result.output
+    # Logged under the stage that failed, then the verdict of the whole run.
+    assert "Environment failed in" in result.output and "Serve check failed" not in result.output
+    assert "Dry run verdict: failed (dry run passed, environment failed):" in result.output
     view = project.mlflow_view()
     assert len(view.models) == 1 and view.run.info.status == "FINISHED"
     assert view.tags["dryrun.status"] == "failed"
@@ -231,3 +216,37 @@ def test_fresh_mode_catches_an_import_no_pickle_names(project, tmp_path):
     view = project.mlflow_view()
     assert len(view.models) == 1 and view.run.info.status == "FINISHED"
     assert view.tags["dryrun.environment"] == "failed"
+
+
+TABULATE_NODES = """
+    import tabulate
+
+    _predict_with_numpy = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        tabulate.tabulate([[len(design)]])  # the model runs a package installed from a wheel
+        return _predict_with_numpy(design, regressor, price_bands)
+"""
+
+
+def test_a_wheel_file_install_is_pinned_and_the_projects_own_wheel_is_shipped(stored, tmp_path):
+    """As offline and Docker builds install: ``pip install ./tabulate-0.9.0-py3-none-any.whl``."""
+    project = stored
+    project.override_node(TABULATE_NODES)
+    wheels = tmp_path / "wheels"
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels]
+    subprocess.run([*pip_wheel, "tabulate==0.9.0"], check=True)
+    subprocess.run([UV, "build", "-q", "--wheel", "--out-dir", wheels, project.path], check=True)
+    python = overlay_python(tmp_path / "overlay")
+    uv_install(python, *sorted(wheels.glob("*.whl")))  # house_prices and tabulate
+
+    result = project.kedro("run", "--pipeline=training", python=python)
+
+    assert result.returncode == 0, result.output
+    view = project.mlflow_view()
+    assert view.tags["dryrun.status"] == view.tags["dryrun.environment"] == "passed"
+    environment = view.report["environment"]
+    assert "tabulate==0.9.0" in environment["requirements"]
+    assert not any("house" in line for line in environment["requirements"])
+    assert environment["modules"]["tabulate"] == "requirements (tabulate)"
+    assert environment["modules"][PACKAGE] == "code" and environment["code"] == [PACKAGE]

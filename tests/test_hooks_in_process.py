@@ -128,3 +128,37 @@ def test_the_plugins_own_failure_is_an_error_that_loses_nothing(
     reason = view.report["reason"]
     assert "stage 'test_hooks_in_process' raised AttributeError" in reason
     assert "The model is logged all the same" in reason and "kedro-mlflow-dryrun 0." in reason
+
+
+def test_a_model_kedro_mlflow_fails_to_log_is_an_error_never_passed(
+    stored, in_process, plugin_lines
+):
+    import mlflow
+    from mlflow import MlflowClient
+
+    project = stored
+    # MLflow refuses both at once: kedro-mlflow's log_model raises after the dry run.
+    project.set_log_model_kwargs(
+        '{"name": "house_prices", "conda_env": {"dependencies": ["pip"]}, '
+        '"pip_requirements": ["pandas"]}'
+    )
+
+    with pytest.raises(Exception, match="Only one of `conda_env`, `pip_requirements`") as raised:
+        in_process(pipeline_names=["training"])
+
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.tags["dryrun.status"] == "error"
+    models = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    assert [str(model.status) for model in models] == ["FAILED"]
+    report = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/dryrun/report.json")
+    assert report["stage"] == "log_model"
+    assert report["reason"].startswith(
+        f"kedro-mlflow could not log the model: {type(raised.value).__name__}: Only one of"
+    )
+    assert plugin_lines[-1].startswith(
+        "Dry run verdict: error (dry run passed, kedro-mlflow's log_model error): "
+        "kedro-mlflow could not log the model"
+    )

@@ -147,21 +147,6 @@ def test_the_capture_never_raises_into_the_training_node():
     assert "test_inputs.Basket" in str(capture.error)
 
 
-@pytest.fixture(scope="module")
-def spark():
-    """One local Spark for the module: it takes about 10 s to start."""
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
 def test_spark_rows_are_the_first_rows_and_its_schema_mlflows(spark):
     frame = spark.createDataFrame(houses())
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-
-from kedro_mlflow_dryrun import compat
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -193,17 +192,16 @@ def _requires(name: str) -> tuple[str, ...]:
 
 
 def local_source(name: str) -> str | None:
-    """Where ``name`` was installed from, when that is a directory or a file here.
+    """Where ``name`` was installed from, when that is a directory here, editable or not.
 
     pip records it in ``direct_url.json`` (PEP 610): ``pip install -e .`` and
     ``pip install ./project`` both; a name pinned from such a distribution is looked
-    up on the public index, where it is another project or none.
+    up on the public index, where it is another project or none. A wheel or sdist
+    file is not a directory: see :func:`archive_source`.
     """
-    directory = installed().get(normalized(name))
-    direct_url_file = directory / "direct_url.json" if directory else None
-    if direct_url_file is None or not direct_url_file.exists():
+    direct_url = _direct_url(name)
+    if direct_url is None or "archive_info" in direct_url:
         return None
-    direct_url = json.loads(direct_url_file.read_text())
     editable = direct_url.get("dir_info", {}).get("editable", False)
     url = str(direct_url.get("url", ""))
     if editable or url.startswith("file://"):
@@ -211,18 +209,26 @@ def local_source(name: str) -> str | None:
     return None
 
 
-@contextmanager
-def local_distributions_left_out_of_inference() -> Iterator[None]:
-    """MLflow's requirement inference, minus the distributions installed from here.
+def archive_source(name: str) -> str | None:
+    """The wheel or sdist file here that ``name`` was installed from, if it was.
 
-    MLflow maps each module its model imports to a distribution and pins it; a
-    project installed editable becomes ``<project>==0.1.0``, which pip looks up on
-    the public index. The one touch of an MLflow private: its module -> distribution
-    map, filtered while the model is logged, then restored. If MLflow renames it,
-    nothing is filtered, and the environment audit reports the pin.
+    Offline and Docker builds install releases that way: the name and version are
+    those of the release an index has, unless the file was built from a project here.
     """
-    with compat.requirement_inference_without(lambda name: local_source(name) is not None):
-        yield
+    direct_url = _direct_url(name)
+    url = str(direct_url.get("url", "")) if direct_url else ""
+    if direct_url is None or "archive_info" not in direct_url or not url.startswith("file://"):
+        return None
+    return url.removeprefix("file://")
+
+
+def _direct_url(name: str) -> dict[str, Any] | None:
+    directory = installed().get(normalized(name))
+    direct_url_file = directory / "direct_url.json" if directory else None
+    if direct_url_file is None or not direct_url_file.exists():
+        return None
+    direct_url: dict[str, Any] = json.loads(direct_url_file.read_text())
+    return direct_url
 
 
 #: What a project's directory holds that is not its source: bytecode, caches, editor files.
@@ -359,6 +365,8 @@ class ModelFiles:
     pickled_modules: dict[str, set[str]] = field(default_factory=dict)
     #: Artifacts left unscanned: too large, or neither here nor small.
     not_scanned: list[str] = field(default_factory=list)
+    #: ``conda.yaml``'s dependencies other than its ``pip`` section (``conda`` env managers).
+    conda_dependencies: list[str] = field(default_factory=list)
 
 
 def logged_model_files(model_uri: str) -> ModelFiles:
@@ -382,7 +390,7 @@ def logged_model_files(model_uri: str) -> ModelFiles:
             if line.strip() and not line.lstrip().startswith("#")
         ]
         code = _code_names(directory / "code") if (directory / "code").is_dir() else []
-        files = ModelFiles(requirements, code)
+        files = ModelFiles(requirements, code, conda_dependencies=_conda_dependencies(directory))
         files.pickled_modules["python_model.pkl"] = pickle_modules(
             directory / flavor["python_model"]
         )
@@ -395,6 +403,15 @@ def logged_model_files(model_uri: str) -> ModelFiles:
     return files
 
 
+def _conda_dependencies(model: Path) -> list[str]:
+    import yaml
+
+    conda = model / "conda.yaml"
+    environment = yaml.safe_load(conda.read_text()) if conda.exists() else None
+    dependencies = environment.get("dependencies") if isinstance(environment, dict) else None
+    return [str(entry) for entry in dependencies or [] if not isinstance(entry, dict)]
+
+
 def _local_directory(location: str) -> Path | None:
     path = location.removeprefix("file://")
     return Path(path) if "://" not in path and Path(path).is_dir() else None
@@ -403,7 +420,7 @@ def _local_directory(location: str) -> Path | None:
 def _download_small_files(location: str, destination: str) -> Path:
     from mlflow.artifacts import download_artifacts, list_artifacts
 
-    for name in ("MLmodel", "requirements.txt", "python_model.pkl"):
+    for name in ("MLmodel", "requirements.txt", "python_model.pkl", "conda.yaml"):
         download_artifacts(artifact_uri=f"{location}/{name}", dst_path=destination)
     code = Path(destination, "code")
     for entry in list_artifacts(artifact_uri=f"{location}/code") or []:

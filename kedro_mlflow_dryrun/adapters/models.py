@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,10 +22,12 @@ from kedro.runner import SequentialRunner
 
 from kedro_mlflow_dryrun import compat, patches
 from kedro_mlflow_dryrun.adapters.datasets import loads_anew, round_trips_exactly
+from kedro_mlflow_dryrun.adapters.tracking import redact, server_error
 from kedro_mlflow_dryrun.errors import InferenceError, ModelNotFoundError, ServeCheckError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModel
     from mlflow.models import ModelSignature
@@ -193,9 +195,9 @@ class LoggedPyfuncModel:
         try:
             self.model: PyFuncModel = mlflow.pyfunc.load_model(model_uri)
         except Exception as error:
-            raise InferenceError(
+            raise server_error(error, model_uri) or InferenceError(
                 f"The logged model {model_uri} cannot be loaded: {type(error).__name__}: "
-                f"{error}\nFix: install in this environment what the model imports."
+                f"{redact(str(error))}\nFix: install in this environment what the model imports."
             ) from error
         self.output_name = "predictions"  # a served model has one output, under that key
 
@@ -414,10 +416,11 @@ def resolve_model_uri(uri: str) -> LoggedModelRef:
     from mlflow import MlflowClient
 
     try:
-        info = mlflow.models.get_model_info(uri)
+        # The MLmodel file names its logged model; MLflow 3.0's ModelInfo.model_id raises.
+        info = mlflow.models.Model.load(uri)
     except Exception as error:  # MLflow raises several types for a bad URI
-        raise ModelNotFoundError(
-            f"No logged model at {uri}: {type(error).__name__}: {error}\n"
+        raise server_error(error, uri) or ModelNotFoundError(
+            f"No logged model at {uri}: {type(error).__name__}: {redact(str(error))}\n"
             "Fix: pass models:/<model_id>, models:/<name>/<version>, models:/<name>@<alias> "
             "or runs:/<run_id>/<path>, with the tracking URI of conf/<env>/mlflow.yml."
         ) from error
@@ -445,3 +448,39 @@ def set_signature(model: LoggedModelRef, signature: ModelSignature) -> ModelSign
 
     mlflow.models.set_signature(model.uri, signature)
     return mlflow.models.get_model_info(model.uri).signature
+
+
+@contextmanager
+def saved_pipeline_model(
+    pipeline: PipelineML,
+    catalog: CatalogProtocol,
+    signature: ModelSignature | None,
+    code_paths: list[str],
+) -> Iterator[str]:
+    """The inference pipeline saved as kedro-mlflow logs it, in a temporary directory, for
+    a check that needs a model before any is logged; nothing is written to the project."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from kedro_mlflow.mlflow import KedroPipelineModel
+
+    with tempfile.TemporaryDirectory(prefix="kedro-mlflow-dryrun-") as folder:
+        model = KedroPipelineModel(
+            pipeline=pipeline.inference,
+            catalog=catalog,
+            input_name=pipeline.input_name,
+            **pipeline.kpm_kwargs,
+        )
+        artifacts = model.extract_pipeline_artifacts(parameters_saving_folder=Path(folder))
+        path = str(Path(folder) / "model")
+        with quiet_runner():
+            mlflow.pyfunc.save_model(
+                path,
+                python_model=model,
+                artifacts=artifacts,
+                signature=signature,
+                code_paths=code_paths or None,
+                pip_requirements=[],  # loaded here, never in an environment of its own
+            )
+        yield path

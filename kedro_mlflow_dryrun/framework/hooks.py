@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
     from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+    from kedro_mlflow_dryrun.report import DryRunReport
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
@@ -125,19 +126,48 @@ class DryRunHook:
             context.log_model_kwargs.clear()
             context.log_model_kwargs.update(written)
         publish(run_id, report, report.summary(not engine.raises(context)))
-        with engine.while_logging(context):
-            result = yield  # kedro-mlflow logs the model and ends the MLflow run
+        try:
+            with engine.while_logging(context):
+                result = yield  # kedro-mlflow logs the model and ends the MLflow run
+        except Exception as error:
+            not_logged(report, error)
+            publish(run_id, report, report.verdict(full_reason=True))
+            raise  # kedro-mlflow's own error, as without the plugin
         if interrupted is not None:
             raise interrupted
         if report.status == PASSED and (stages := engine.after_logging(config)):
             engine.run_stages(context, stages)
             publish(run_id, report, report.serve_summary(not engine.raises(context)))
+        level = logging.INFO if report.passed else logging.WARNING
+        logger.log(level, report.verdict(not engine.raises(context)))
         engine.raise_if_failed(context)
         return result
 
     @hook_impl
     def on_pipeline_error(self) -> None:
         self._run = None
+
+
+def not_logged(report: DryRunReport, error: Exception) -> None:
+    """kedro-mlflow raised while logging: whatever the dry run found, no model serves.
+
+    MLflow leaves a logged model in status FAILED, without its files; the run must not
+    say ``passed`` beside it.
+    """
+    from kedro_mlflow_dryrun.report import ERROR
+
+    earlier = [] if report.passed else [f"Before that, the dry run had {report.status}:"]
+    report.reason = "\n".join(
+        [
+            f"kedro-mlflow could not log the model: {type(error).__name__}: {error}",
+            "No model was logged (MLflow marks it FAILED), so nothing after logging was checked.",
+            *earlier,
+            *([report.reason or ""] if earlier else []),
+            "Fix: correct what kedro-mlflow's error names (often log_model_kwargs in "
+            "pipeline_ml_factory), then train again.",
+        ]
+    )
+    report.status, report.stage = ERROR, "log_model"
 
 
 dry_run_hook = DryRunHook()

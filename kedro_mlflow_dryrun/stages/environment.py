@@ -19,7 +19,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from kedro_mlflow_dryrun.adapters import environments
+from kedro_mlflow_dryrun import compat
+from kedro_mlflow_dryrun.adapters import environments, requirements
 from kedro_mlflow_dryrun.errors import IncompatibleVersionError, ModelEnvironmentError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 #: What ``log_model`` takes the requirements from when the user writes them.
 HAND_WRITTEN = ("pip_requirements", "conda_env")
 
+_NO_INDEX = (
+    "an index would give another project of that name, or none. Fix: take it out of the "
+    "requirements and ship its code (ship_project_code: true, or log_model_kwargs['code_paths'])."
+)
 _FRESH_FIX = (
     "Fix: add what it lacks to log_model_kwargs['pip_requirements'] (or "
     "'extra_pip_requirements'), or its directory to log_model_kwargs['code_paths']."
@@ -74,12 +79,18 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
     """
     kwargs = context.log_model_kwargs
     code_paths = cast("list[str] | None", kwargs.get("code_paths"))
+    package = project_package(context.project_path)
     with ExitStack() as stack:
         if code_paths:
             kwargs["code_paths"] = stack.enter_context(environments.source_only(code_paths))
             stack.callback(kwargs.__setitem__, "code_paths", code_paths)
         if not any(kwargs.get(key) for key in HAND_WRITTEN):
-            stack.enter_context(environments.local_distributions_left_out_of_inference())
+            # Shipped as code, or no index has it: MLflow must not pin it.
+            stack.enter_context(
+                compat.requirement_inference_without(
+                    lambda name: no_index_has(name, package) is not None
+                )
+            )
         yield
 
 
@@ -90,8 +101,13 @@ def audit(context: DryRunContext) -> None:
     needed = _needed_modules(context, files)
     closure = environments.requirement_closure(files.requirements)
     modules = {top: _provided_by(top, files.code, closure) for top in sorted(needed)}
-    findings = _missing({top: needed[top] for top, got in modules.items() if got is None}, context)
-    findings += [pin for line in files.requirements if (pin := _local_pin(line))]
+    package = project_package(context.project_path)
+    missing = {top: needed[top] for top, got in modules.items() if got is None}
+    findings, add = _missing(missing, package)
+    remove = _unindexed_entries(files, package)
+    findings += [f"{found}: {_NO_INDEX}" for found in remove.values()]
+    base = context.project_path or Path.cwd()
+    fix = requirements.fix(context.log_model_kwargs, base, add, remove)
     context.report.environment = {
         "status": FAILED if findings else PASSED,
         "mode": "audit",
@@ -100,14 +116,16 @@ def audit(context: DryRunContext) -> None:
         "code": files.code,
         "not_scanned": files.not_scanned,
         "findings": findings,
+        "fix": fix.to_dict() if fix else None,
         "seconds": {"audit": round(time.perf_counter() - start, 4)},
     }
     if findings:
-        names = ", ".join(f"'{top}'" for top, source in modules.items() if source is None)
+        names = ", ".join(f"'{top}'" for top in missing)
         raise ModelEnvironmentError(
             f"The logged model {model_uri} cannot load in an environment built from its "
             f"requirements.txt{': it imports ' + names if names else ''}.\n"
             + "\n".join(f"- {finding}" for finding in findings)
+            + (f"\n{fix.describe()}" if fix else "")
         )
 
 
@@ -172,7 +190,10 @@ def fresh(context: DryRunContext) -> None:
 
 def project_package(project_path: Path | None) -> Path | None:
     """``<source_dir>/<package_name>`` from the project's ``pyproject.toml`` ``[tool.kedro]``."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
 
     pyproject = project_path / "pyproject.toml" if project_path else None
     if pyproject is None or not pyproject.exists():
@@ -213,18 +234,17 @@ def _provided_by(top: str, code: list[str], closure: set[str]) -> str | None:
     return f"requirements ({provider})" if provider else None
 
 
-def _missing(missing: dict[str, set[str]], context: DryRunContext) -> list[str]:
-    """The modules the environment lacks: where each comes from here, and the fix.
+def _missing(missing: dict[str, set[str]], package: Path | None) -> tuple[list[str], list[str]]:
+    """The modules the environment lacks, where each comes from here; and the pins to add.
 
-    A distribution that another missing one requires comes with it: the fix names
+    A distribution that another missing one requires comes with it: the pin names
     the one to add.
     """
-    package = project_package(context.project_path)
     distributions = {top: environments.distribution_of(top) for top in missing}
-    installable = {d for d in distributions.values() if d and not environments.local_source(d)}
+    installable = {d for d in distributions.values() if d and no_index_has(d, package) is None}
     requires = {d: environments.requirement_closure([d]) - {d} for d in installable}
     roots = sorted(d for d in installable if not any(d in requires[o] for o in installable))
-    findings = []
+    findings, add = [], []
     for top, needed_by in missing.items():
         where, distribution = ", ".join(sorted(needed_by)), distributions[top]
         if package is not None and top == package.name:
@@ -234,40 +254,62 @@ def _missing(missing: dict[str, set[str]], context: DryRunContext) -> list[str]:
                 f"(or add '{package}' to log_model_kwargs['code_paths'])."
             )
         elif distribution is None or distribution not in installable:
-            source = environments.local_source(distribution) if distribution else None
-            origin = f"installed from {source}" if source else "on sys.path only"
+            origin = (no_index_has(distribution, package) if distribution else None) or (
+                "on sys.path only"
+            )
             findings.append(
                 f"'{top}' (needed by {where}) is {origin}, so no index has it. "
                 "Fix: add its directory to log_model_kwargs['code_paths']."
             )
         else:
             requirer = next((root for root in roots if distribution in requires[root]), None)
-            add = _pinned(requirer or distribution)
+            pin = _pinned(requirer or distribution)
+            add += [pin] if pin not in add else []
             findings.append(
                 f"'{top}' (needed by {where}) comes from the distribution '{distribution}', "
-                f"which the model's requirements do not install. Fix: add '{add}'"
-                + (f" (it requires '{distribution}')" if requirer else "")
-                + " to log_model_kwargs['pip_requirements'] (or 'extra_pip_requirements')."
+                f"which the model's requirements do not install: it needs '{pin}'"
+                + (f" (which requires '{distribution}')" if requirer else "")
+                + "."
             )
-    return findings
+    return findings, add
+
+
+def _unindexed_entries(files: environments.ModelFiles, package: Path | None) -> dict[str, str]:
+    """Requirement name -> the entry of requirements.txt or conda.yaml naming what no index has.
+
+    A conda dependency counts as a pip one does: no channel has the project's package,
+    or a stranger's may.
+    """
+    entries = [("requirements.txt pins", line) for line in files.requirements]
+    entries += [("conda.yaml lists", entry) for entry in files.conda_dependencies]
+    found = {}
+    for where, entry in entries:
+        name = environments.requirement_name(entry)
+        origin = no_index_has(name, package) if name else None
+        if name and origin:
+            found[name] = f"{where} '{entry}', {origin}"
+    return found
+
+
+def no_index_has(name: str, package: Path | None) -> str | None:
+    """Where a distribution that no index has comes from, or ``None``: an index has it.
+
+    A directory here (editable or not), or the project's own package (by name, or
+    built from its source folder into a wheel or sdist): shipped as code, never
+    pinned. Any other wheel or sdist file is a release an index has: pinned.
+    """
+    source = environments.local_source(name)
+    if package is not None and (
+        environments.normalized(name) == environments.normalized(package.name)
+        or package.name in environments.provided_modules(name)
+    ):
+        source = source or environments.archive_source(name)
+        return "the project's own package" + (f", installed here from {source}" if source else "")
+    return f"installed here from {source}" if source else None
 
 
 def _pinned(distribution: str) -> str:
     return f"{distribution}=={environments.installed_version(distribution)}"
-
-
-def _local_pin(line: str) -> str | None:
-    """A requirement naming a distribution installed from a directory here, or ``None``."""
-    name = environments.requirement_name(line)
-    source = environments.local_source(name) if name else None
-    if source is None:
-        return None
-    return (
-        f"requirements.txt pins '{line}', installed here from {source}: pip would look "
-        "that name up on the public index, and find another project or none. Fix: "
-        "remove it from the requirements and ship its code (ship_project_code: true, or "
-        "log_model_kwargs['code_paths'])."
-    )
 
 
 def _last_line(text: str) -> str:

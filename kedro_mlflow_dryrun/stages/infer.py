@@ -66,10 +66,18 @@ def outputs(context: DryRunContext) -> None:
 
 
 def infer_output_schema(output: object) -> Schema:
-    """Column by column where needed, so one odd column does not hide the others."""
+    """Column by column where needed, so one odd column does not hide the others.
+
+    A 1-D array of scalars is one column of their type, not a tensor as MLflow's
+    ``infer_signature`` records it: served, it is a JSON list of scalars either way,
+    and a column type is what the MLflow UI shows and ``spark_udf`` can return
+    (``object``, a tensor type, it cannot type at all).
+    """
     from mlflow.types import ColSpec, Schema
     from mlflow.types.schema import AnyType
 
+    if (one_column := _scalar_column(output)) is not None:
+        return one_column
     try:
         return compat.infer_schema(output)
     except compat.IncompatibleVersionError:
@@ -88,6 +96,21 @@ def infer_output_schema(output: object) -> Schema:
             )
             specs.append(ColSpec(type=AnyType(), name=str(column)))
     return Schema(specs)
+
+
+def _scalar_column(output: object) -> Schema | None:
+    """One unnamed column for a 1-D numpy array of scalars; ``None`` for anything else."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.types import DataType
+
+    if not isinstance(output, np.ndarray) or output.ndim != 1:
+        return None
+    try:
+        schema = compat.infer_schema(pd.Series(output))
+    except Exception:  # noqa: BLE001 - not scalars MLflow can type: it stays a tensor
+        return None
+    return schema if isinstance(schema.inputs[0].type, DataType) else None
 
 
 def _check_against(signature: ModelSignature, output: object, output_name: str) -> None:

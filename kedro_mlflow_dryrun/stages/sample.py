@@ -42,10 +42,13 @@ class Sample:
     #: The whole input's schema as kedro-mlflow records it; ``None``: nothing records it.
     schema: Schema | None = None
     strategy: SampleStrategy = "head"
+    #: What the input loads as (``pandas.DataFrame``, ``polars.DataFrame``, ...).
+    input_type: str | None = None
 
     @classmethod
-    def of(cls, rows: inputs.Rows, source: str) -> Sample:
-        return cls(rows.data, source, rows.schema, rows.strategy)
+    def of(cls, rows: inputs.Rows, source: str, loaded: object = None) -> Sample:
+        loaded = rows.data if loaded is None else loaded
+        return cls(rows.data, source, rows.schema, rows.strategy, type_name(loaded))
 
     @property
     def rows(self) -> int:
@@ -73,7 +76,7 @@ class SampleCapture:
             return
         try:
             start = time.perf_counter()
-            self.sample = Sample.of(inputs.take(data, self.size, self.strategy), CAPTURED)
+            self.sample = Sample.of(inputs.take(data, self.size, self.strategy), CAPTURED, data)
             self.seconds = round(time.perf_counter() - start, 4)
         except (SampleError, IncompatibleVersionError) as error:
             self.error = error
@@ -115,6 +118,13 @@ def take(context: DryRunContext) -> None:
     report.input_name = context.input_name
     report.sample_rows, report.sample_source = context.sample.rows, context.sample.source
     report.sample_strategy = context.sample.strategy
+    report.input_type = full.input_type or type_name(full.data)
+
+
+def type_name(data: object) -> str:
+    """``pandas.DataFrame``, ``pyspark.DataFrame``: the distribution's module, then the class."""
+    kind = type(data)
+    return f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
 
 
 def read_partial(

@@ -12,11 +12,15 @@ leaves it alone, so that a model of a GiB is loaded back and copied once, not tw
 
 from __future__ import annotations
 
+import io
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from mlflow.types import ColSpec
 
 from kedro_mlflow_dryrun import compat, patches
 from kedro_mlflow_dryrun.errors import ServeCheckError
@@ -39,7 +43,8 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "double": (int, float),
     "string": (str,),
     "binary": (str,),
-    "datetime": (str,),
+    # ISO text; a numpy datetime64 array is written as nanoseconds since the epoch.
+    "datetime": (str, int),
 }
 
 
@@ -49,7 +54,9 @@ def run(context: DryRunContext) -> None:
     outputs = context.signature.outputs if context.signature is not None else None
     model_uri = context.logged_model_uri()
     model = context.served_model()
-    context.report.serve = serve_round_trip(model, model_uri, context.sample.data, outputs)
+    context.report.serve = serve_round_trip(
+        model, model_uri, context.sample.data, outputs, dry_run_output=context.output
+    )
 
 
 @contextmanager
@@ -72,9 +79,17 @@ def _left_to_the_serve_check(model_uri: str, serving_input: object) -> None:
 
 
 def serve_round_trip(
-    model: PyFuncModel, model_uri: str, sample: Any, output_schema: Schema | None
+    model: PyFuncModel,
+    model_uri: str,
+    sample: Any,
+    output_schema: Schema | None,
+    dry_run_output: object = None,
 ) -> dict[str, Any]:
-    """Returns what the served model answered, or raises :class:`ServeCheckError`."""
+    """Returns what the served model answered, or raises :class:`ServeCheckError`.
+
+    An output of one unnamed column is also compared, value by value, with what the
+    dry run's inference pipeline returned for the same rows.
+    """
     from mlflow.exceptions import MlflowException
 
     from kedro_mlflow_dryrun.adapters.models import answer, served_cause
@@ -101,6 +116,9 @@ def serve_round_trip(
     mismatch = output_mismatch(predictions, output_schema)
     if mismatch is not None:
         raise ServeCheckError(f"The logged model {model_uri} {mismatch.text}.")
+    spec = one_column(output_schema) if output_schema is not None else None
+    if spec is not None and dry_run_output is not None:
+        _compare_column(predictions, dry_run_output, spec, model_uri)
     return {"model_uri": model_uri, "status": reply.status, "rows": len(predictions)}
 
 
@@ -115,9 +133,17 @@ class Mismatch:
 
 
 def output_mismatch(predictions: list[Any], schema: Schema | None) -> Mismatch | None:
-    """Where decoded ``predictions`` (one record per row) break the output schema:
-    its column names, each value's JSON type, no null in a required column."""
-    if schema is None or not schema.has_input_names() or not predictions:
+    """Where decoded ``predictions`` (one record per row, or one value per row for one
+    unnamed column) break the output schema: its column names, each value's JSON
+    type, no null in a required column."""
+    if schema is None or not predictions:
+        return None
+    if (spec := one_column(schema)) is not None:
+        found = (
+            _value_mismatch(_scalar(value), spec, row) for row, value in enumerate(predictions)
+        )
+        return next((mismatch for mismatch in found if mismatch is not None), None)
+    if not schema.has_input_names():
         return None
     expected = [str(name) for name in schema.input_names()]
     for row, record in enumerate(predictions):
@@ -129,24 +155,66 @@ def output_mismatch(predictions: list[Any], schema: Schema | None) -> Mismatch |
                 tuple(differ or expected),
                 f"answered row {row} with {got}, but its output schema lists {expected}",
             )
-        for spec in schema.inputs:
-            name = str(spec.name)
-            value = record[name]
-            if value is None:
-                if spec.required:
-                    return Mismatch(
-                        (name,),
-                        f"answered column {name!r}, row {row} with null, but its output "
-                        "schema says the column is required",
-                    )
-                continue
-            allowed = _JSON_TYPES.get(repr(spec.type))
-            if allowed is None:
-                continue
-            if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
-                return Mismatch(
-                    (name,),
-                    f"answered column {name!r}, row {row} with {value!r}, but its output "
-                    f"schema says {spec.type!r}",
-                )
+        for column in schema.inputs:
+            assert isinstance(column, ColSpec)  # a schema with names is made of columns
+            mismatch = _value_mismatch(record[str(column.name)], column, row)
+            if mismatch is not None:
+                return mismatch
     return None
+
+
+def _value_mismatch(value: Any, spec: ColSpec, row: int) -> Mismatch | None:
+    """One answered value against its column's spec."""
+    columns = (str(spec.name),) if spec.name else ()
+    where = f"column {spec.name!r}, row {row}" if spec.name else f"row {row}"
+    if value is None:
+        if spec.required:
+            return Mismatch(
+                columns,
+                f"answered {where} with null, but its output schema says the column is required",
+            )
+        return None
+    allowed = _JSON_TYPES.get(repr(spec.type))
+    if allowed is None:
+        return None
+    if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+        return Mismatch(
+            columns, f"answered {where} with {value!r}, but its output schema says {spec.type!r}"
+        )
+    return None
+
+
+def one_column(schema: Schema) -> ColSpec | None:
+    """The one unnamed column of scalars, served as a JSON list of them, if that is the schema."""
+    (spec, *others) = schema.inputs
+    return spec if isinstance(spec, ColSpec) and spec.name is None and not others else None
+
+
+def _scalar(prediction: Any) -> Any:
+    """A pandas Series is answered as one-key records (``{"0": value}``); the rest as values."""
+    if isinstance(prediction, dict) and len(prediction) == 1:
+        return next(iter(prediction.values()))
+    return prediction
+
+
+def _compare_column(predictions: list[Any], output: object, spec: Any, model_uri: str) -> None:
+    """The served values are the dry run's, row by row (floats to 1e-9, relatively)."""
+    written = io.StringIO()
+    compat.predictions_to_json(output, written)  # what the server would write for it
+    expected = json.loads(written.getvalue())["predictions"]
+    for row, (served, computed) in enumerate(zip(predictions, expected, strict=False)):
+        served, computed = _scalar(served), _scalar(computed)
+        if isinstance(served, float) and isinstance(computed, float):
+            same = math.isclose(served, computed, rel_tol=1e-9) or (
+                math.isnan(served) and math.isnan(computed)
+            )
+        else:
+            same = served == computed
+        if not same:
+            raise ServeCheckError(
+                f"The logged model {model_uri} answered row {row} with {served!r}, but the "
+                f"inference pipeline returned {computed!r} for it in the dry run: the model "
+                f"as logged does not compute what training's pipeline computes ({spec.type!r})."
+                "\nFix: make the inference pipeline deterministic, and check that its "
+                "artifacts are the ones training saved."
+            )
