@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, cast
@@ -210,21 +210,25 @@ _PROVIDERS = "hypothesis.internal.conjecture.providers"
 def hypothesis_isolated(home: Path) -> Iterator[None]:
     """hypothesis keeps what it caches (its Unicode tables) under ``home``, not in the
     working directory's ``.hypothesis/``, and draws no constants from the local modules
-    imported so far (they differ from one command to another)."""
+    imported so far (they differ from one command to another).
+
+    An older hypothesis, which drew no such constants, has nothing else changed.
+    """
     configuration = importlib.import_module("hypothesis.configuration")
     private("hypothesis.configuration", "__hypothesis_home_directory")
-    providers = importlib.import_module(_PROVIDERS)
-    private(_PROVIDERS, "_get_local_constants")
-    cache = private(_PROVIDERS, "CONSTANTS_CACHE").cache
-    with (
-        patches.attribute(configuration, "__hypothesis_home_directory", home),
-        patches.attribute(providers, "_get_local_constants", private(_PROVIDERS, "Constants")),
-    ):
-        cache.clear()  # the constants drawn so far, local ones included
+    with ExitStack() as stack:
+        stack.enter_context(patches.attribute(configuration, "__hypothesis_home_directory", home))
         try:
-            yield
-        finally:
-            cache.clear()
+            providers = importlib.import_module(_PROVIDERS)
+        except ImportError:
+            providers = None
+        if hasattr(providers, "_get_local_constants"):
+            no_constants = private(_PROVIDERS, "Constants")
+            stack.enter_context(patches.attribute(providers, "_get_local_constants", no_constants))
+            cache = private(_PROVIDERS, "CONSTANTS_CACHE").cache
+            cache.clear()  # the constants drawn so far, local ones included
+            stack.callback(cache.clear)
+        yield
 
 
 # Kedro.

@@ -7,6 +7,8 @@ the logged model back: by the serve check, which makes the request MLflow would
 make to validate the input example, or, without the serve check, by MLflow. MLflow's
 requirement inference loads it once more in a process of its own, with or without the
 plugin: the lines carry the process id, and only this process's loads are counted.
+The explore stage sends its requests to the model the serve check loaded; without the
+serve check it would load the model itself, so that test turns it off too.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def test_the_serve_check_loads_the_logged_model_in_place_of_mlflow(project, in_p
 
 def test_without_serve_check_mlflow_alone_loads_it(project, in_process, tmp_path):
     loads = tmp_path / "loads.log"
-    _counting_project(project, loads).set_dryrun(serve_check=False)
+    _counting_project(project, loads).set_dryrun(serve_check=False, explore=0)
 
     in_process(pipeline_names=["training"])
 

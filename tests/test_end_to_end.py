@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 DECIMAL_PRICES = """
@@ -66,7 +68,8 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output
     assert view.tags["dryrun.explore"] == report["explore"]["status"] == "passed"
-    assert "Explore: 50 requests the signature admits, 0 findings" in result.output
+    # 50 requests, or fewer where a busy machine reaches explore_seconds first.
+    assert re.search(r"Explore: \d+ requests the signature admits, 0 findings", result.output)
     verdict = "dry run passed, serve check passed, environment passed, explore passed"
     assert f"Dry run verdict: passed ({verdict})" in result.output
     assert report["input_type"] == "pandas.DataFrame"

@@ -27,8 +27,9 @@ then sent again as its first row alone (a one-row request: as is), so two reques
 example; a difference is sent once more, to tell ``nondeterministic`` from
 ``batch_dependent``. A failing property raises an exception of a class of its own
 kind, which hypothesis tells apart from the others (``report_multiple_bugs``): it goes
-on generating after the first finding, shrinks each kind to its own smallest request
-and raises them all at the end, each from the minimal example, replayed.
+on generating after the first finding and shrinks each kind on its own. Each kind is
+reported with the smallest request that showed it (fewest rows, then shortest body):
+the minimal example hypothesis shrank it to, and replayed last.
 
 Deterministic and quiet: ``derandomize`` (seeded from the test function), no example
 database, only the generate and shrink phases, no deadline, ``Verbosity.quiet``. What
@@ -459,7 +460,6 @@ def _explore(
     def explore(request: pd.DataFrame) -> None:
         search.examine(request)
 
-    found: dict[Kind, Finding] = {}
     stopped = False
     try:
         with (
@@ -469,29 +469,30 @@ def _explore(
         ):
             explore()
     except _OutOfTime:
-        found, stopped = dict(search.smallest), True
+        stopped = True
     except Unsatisfiable as error:
         raise DryRunInternalError(
             "Explore: every request generated from the input schema was refused by MLflow's "
             f"schema enforcement ({search.refused}); this is the plugin's fault, not the "
             "model's.\nFix: set 'explore: 0' in conf/<env>/dryrun.yml and report it."
         ) from error
-    except Exception as error:  # noqa: BLE001 - one finding, or hypothesis's group of them
-        found = {leaf.finding.kind: leaf.finding for leaf in _findings_in(error)}
+    except Exception as error:  # the findings, one or a group of them; else re-raised
+        if not search.smallest or not _findings_only(error):
+            raise
+    found = search.smallest
     return [found[kind] for kind in KINDS if kind in found], stopped
 
 
-def _findings_in(error: BaseException) -> Iterator[_Found]:
-    """The findings hypothesis raised: one, or an exception group (of groups) of them.
-    Anything else is the plugin's own failure, and raised as such."""
+def _findings_only(error: BaseException) -> bool:
+    """Whether hypothesis raised the findings and nothing else: one, an exception group
+    (of groups) of them, or, before hypothesis had groups, its ``MultipleFailures``,
+    which printed them (quietly: not at all) rather than carried them."""
     if isinstance(error, _Found):
-        yield error
-        return
+        return True
     inner = getattr(error, "exceptions", None)
-    if inner is None:
-        raise error
-    for exception in inner:
-        yield from _findings_in(exception)
+    if inner is not None:
+        return all(_findings_only(exception) for exception in inner)
+    return type(error).__name__ == "MultipleFailures"
 
 
 @contextmanager
