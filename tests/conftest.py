@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -57,7 +58,6 @@ def plugin_lines():
 def spark():
     """One local Spark for the tests (it takes about 10 s to start); its Python workers
     run this interpreter, which has the project's packages (the system's has not)."""
-    import os
 
     from pyspark.sql import SparkSession
 
@@ -104,7 +104,14 @@ def in_process(project: Project, monkeypatch: pytest.MonkeyPatch):
         ) as session:
             return session.run(**run_kwargs)
 
+    # Kedro puts the project's src/ on PYTHONPATH too: a later `kedro run` in a subprocess
+    # would import this project's package instead of its own.
+    pythonpath = os.environ.get("PYTHONPATH")
     yield run
+    if pythonpath is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = pythonpath
     import mlflow
 
     while mlflow.active_run():
