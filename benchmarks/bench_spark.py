@@ -5,7 +5,9 @@ One command, self-contained (it generates its data and copies the example projec
 
     python benchmarks/bench_spark.py [--repeats 5] [--run-rows 100000]
 
-It prints, measured side by side in one run, medians:
+It prints, measured side by side in one run, medians, and writes them with the run's
+provenance (commit, uncommitted changes, machine, versions) to
+``benchmarks/results/spark-<run rows>-rows.json``:
 
 1. the Spark sample (``limit(n)`` then ``toPandas()``, and the schema MLflow reads
    from the Spark frame) of a Parquet input of 10^5 and of 10^6 rows, alternated,
@@ -19,7 +21,11 @@ It prints, measured side by side in one run, medians:
    alone (``DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow-dryrun",)``), alternated;
    the plugin's own seconds are read from ``dryrun/report.json``. Whole-process
    times of Spark runs vary by seconds from run to run: the in-process time is the
-   plugin's share, the whole-process ratio says that nothing else grew.
+   plugin's share, the whole-process ratio says that nothing else grew;
+4. the Spark batch check: the same training run with ``spark_udf: auto`` (it runs on
+   the training's session, whose Python workers start for it) against
+   ``spark_udf: never``, alternated; then the check alone, repeated in this process
+   on an active session whose workers have started, on the model the last run logged.
 """
 
 from __future__ import annotations
@@ -36,12 +42,16 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "house_prices"
 sys.path.insert(0, str(EXAMPLE / "src"))
+
+from measure import machine_info  # noqa: E402
+from provenance import RESULTS, plugin_sha256, source, write  # noqa: E402
 
 from house_prices.synthetic import make_houses  # noqa: E402
 from kedro_mlflow_dryrun.adapters.inputs import take  # noqa: E402
@@ -68,7 +78,7 @@ regressor:
   filepath: data/06_models/regressor.pkl
 """
 #: The plugin's own seconds in a training run, from ``dryrun/report.json``.
-PLUGIN_PARTS = ("capture", "total", "serve", "environment")
+PLUGIN_PARTS = ("capture", "total", "serve", "environment", "spark")
 TRAIN_ON_SPARK = """
 
 _fit_on_pandas = fit_regressor
@@ -88,7 +98,7 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def spark_sample(folder: Path, repeats: int) -> None:
+def spark_sample(folder: Path, repeats: int) -> dict[str, Any]:
     from pyspark.sql import SparkSession
 
     os.environ["PYSPARK_SUBMIT_ARGS"] = SPARK_ARGS
@@ -108,17 +118,19 @@ def spark_sample(folder: Path, repeats: int) -> None:
     print("\n## Spark sample: limit(100).toPandas() and the schema, Parquet input, local[2]\n")
     print("| rows | sample | whole frame toPandas() |")
     print("| --- | --- | --- |")
+    measured: dict[str, Any] = {}
     for rows, path in paths.items():
         whole = median_seconds(lambda path=path: spark.read.parquet(path).toPandas(), repeats)
-        print(
-            f"| {rows:,} | {statistics.median(sample[rows]) * 1e3:.0f} ms | {whole * 1e3:.0f} ms |"
-        )
+        median = statistics.median(sample[rows])
+        measured[str(rows)] = {"sample_s": median, "whole_to_pandas_s": whole}
+        print(f"| {rows:,} | {median * 1e3:.0f} ms | {whole * 1e3:.0f} ms |")
     ratio = statistics.median(sample[10**6]) / statistics.median(sample[10**5])
     print(f"\nsample at 10^6 / sample at 10^5: {ratio:.2f}")
     spark.stop()
+    return {"rows": measured, "sample_ratio_1e6_over_1e5": ratio}
 
 
-def input_profile(folder: Path, repeats: int) -> None:
+def input_profile(folder: Path, repeats: int) -> dict[str, float]:
     from mlflow.models import infer_signature
 
     frame = make_houses(10**6)
@@ -137,15 +149,20 @@ def input_profile(folder: Path, repeats: int) -> None:
         f"\nplugin / infer_signature: 1 / {inference / profile:,.0f}; "
         f"plugin / (reload + infer_signature): 1 / {(inference + reload) / profile:,.0f}"
     )
+    return {"plugin_s": profile, "infer_signature_s": inference, "reload_s": reload}
 
 
-def spark_project(folder: Path, name: str, rows: int, plugin: bool) -> Path:
+def spark_project(
+    folder: Path, name: str, rows: int, plugin: bool, spark_udf: str = "auto"
+) -> Path:
     project = folder / name
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"))
     (project / "conf/base/catalog.yml").write_text(SPARK_CATALOG)
     make_houses(rows).to_csv(project / "data/01_raw/houses.csv", index=False)
     nodes = project / "src/house_prices/pipelines/nodes.py"
     nodes.write_text(nodes.read_text() + TRAIN_ON_SPARK)
+    dryrun = project / "conf/base/dryrun.yml"
+    dryrun.write_text(dryrun.read_text() + f"\nspark_udf: {spark_udf}\n")
     if not plugin:
         settings = project / "src/house_prices/settings.py"
         settings.write_text(
@@ -170,8 +187,8 @@ def kedro_run(project: Path) -> float:
     return seconds
 
 
-def plugin_seconds(project: Path) -> dict[str, float]:
-    """The plugin's own time in the run just made: capture, dry run, serve check, audit."""
+def last_report(project: Path) -> dict:
+    """``dryrun/report.json`` of the run just made."""
     import mlflow
 
     tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
@@ -186,11 +203,16 @@ def plugin_seconds(project: Path) -> dict[str, float]:
         tracking_uri=tracking_uri,
         dst_path=str(project.parent / "downloaded"),
     )
-    seconds = json.loads(Path(local).read_text())["seconds"]
+    return json.loads(Path(local).read_text())
+
+
+def plugin_seconds(project: Path) -> dict[str, float]:
+    """The plugin's own time in the run just made: capture, dry run, serve check, audit."""
+    seconds = last_report(project)["seconds"]
     return {part: seconds.get(part, 0.0) for part in PLUGIN_PARTS}
 
 
-def training_share(folder: Path, rows: int, repeats: int) -> None:
+def training_share(folder: Path, rows: int, repeats: int) -> dict[str, Any]:
     with_plugin = spark_project(folder, "with_plugin", rows, plugin=True)
     alone = spark_project(folder, "kedro_mlflow_alone", rows, plugin=False)
     runs: dict[str, list[float]] = {"plugin": [], "alone": [], "inside": []}
@@ -219,18 +241,96 @@ def training_share(folder: Path, rows: int, repeats: int) -> None:
         "in-process, medians: "
         + ", ".join(f"{part} {statistics.median(parts[part]):.2f} s" for part in PLUGIN_PARTS)
     )
+    return {
+        "rows": rows,
+        "runs_s": runs,
+        "median_s": {"plugin": plugin, "alone": only, "inside": inside},
+        "paired_differences_s": differences,
+        "inside_median_s": {part: statistics.median(parts[part]) for part in PLUGIN_PARTS},
+    }
+
+
+def spark_check(folder: Path, rows: int, repeats: int) -> dict[str, object]:
+    """The Spark batch check on, against off, in a training run; then alone, warm."""
+    on = spark_project(folder, "spark_check_on", rows, plugin=True)
+    off = spark_project(folder, "spark_check_off", rows, plugin=True, spark_udf="never")
+    runs: dict[str, list[float]] = {"on": [], "off": [], "check": []}
+    for _ in range(repeats):
+        runs["on"].append(kedro_run(on))
+        report = last_report(on)
+        assert report["spark"]["status"] == "passed", report["spark"]
+        runs["check"].append(report["seconds"]["spark"])
+        runs["off"].append(kedro_run(off))
+    with_check, without, check = (statistics.median(runs[key]) for key in ("on", "off", "check"))
+    warm = warm_check(on, report["spark"]["model_uri"], repeats)
+    print(f"\n## Spark batch check, {rows:,} rows, kedro run --pipeline=training\n")
+    print("| spark_udf: auto | spark_udf: never | on / off | the check in the run | warm |")
+    print("| --- | --- | --- | --- | --- |")
+    print(
+        f"| {with_check:.2f} s | {without:.2f} s | {with_check / without:.3f} | "
+        f"{check:.2f} s (its session's Python workers start) | {warm:.2f} s |"
+    )
+    print(f"\nthe check in each run: {', '.join(f'{s:.2f}' for s in runs['check'])} s")
+    return {"runs": runs, "on_over_off": with_check / without, "check": check, "warm": warm}
+
+
+def warm_check(project: Path, model_uri: str, repeats: int) -> float:
+    """The check alone, repeated on one active session: the median once workers run."""
+    import mlflow
+    from pyspark.sql import SparkSession
+
+    from kedro_mlflow_dryrun.adapters.models import LoggedPyfuncModel
+    from kedro_mlflow_dryrun.config import DryRunConfig
+    from kedro_mlflow_dryrun.context import DryRunContext
+    from kedro_mlflow_dryrun.stages import request, spark
+
+    os.environ["PYSPARK_SUBMIT_ARGS"] = SPARK_ARGS
+    session = SparkSession.builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    model = LoggedPyfuncModel(model_uri)
+    houses = pd.read_csv(project / "data/01_raw/houses.csv", nrows=100).drop(columns="price")
+    times = []
+    for _ in range(repeats + 1):  # the first starts the workers
+        context = DryRunContext(DryRunConfig(), model=model, input_name="houses")
+        context.served_input = request.as_served(houses, model.model.metadata.get_input_schema())
+        context.report.model_uri = model_uri
+        start = time.perf_counter()
+        spark.run(context)
+        times.append(time.perf_counter() - start)
+        assert context.report.spark is not None and context.report.spark["status"] == "passed"
+    session.stop()
+    return statistics.median(times[1:])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--run-rows", type=int, default=100_000)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--only-spark-check", action="store_true", help="suite 4 alone")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # MLflow's hint on integer columns, pyspark on pandas 3
+    provenance = {**source(plugin_sha256(ROOT)), **machine_info()}
     with tempfile.TemporaryDirectory() as folder:
-        spark_sample(Path(folder), args.repeats)
-        input_profile(Path(folder), args.repeats)
-        training_share(Path(folder), args.run_rows, args.repeats)
+        if args.only_spark_check:
+            results = {"spark_check": spark_check(Path(folder), args.run_rows, args.repeats)}
+        else:
+            results = {
+                "spark_sample": spark_sample(Path(folder), args.repeats),
+                "input_profile": input_profile(Path(folder), args.repeats),
+                "training": training_share(Path(folder), args.run_rows, args.repeats),
+                "spark_check": spark_check(Path(folder), args.run_rows, args.repeats),
+            }
+    written = write(
+        args.results_dir,
+        "spark",
+        {**provenance, "load_average_at_end": os.getloadavg()},
+        {"repeats": args.repeats, "run_rows": args.run_rows},
+        results,
+        name=f"spark-{args.run_rows}-rows" + ("-check" if args.only_spark_check else ""),
+    )
+    print(f"\nResults written to {written}.")
 
 
 if __name__ == "__main__":

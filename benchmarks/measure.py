@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import importlib.metadata
 import os
 import platform
@@ -23,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from provenance import plugin_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -71,16 +72,14 @@ class Children:
         return env
 
 
-def snapshot_plugin(workdir: Path) -> tuple[Children, dict[str, Any]]:
-    """Copies the plugin's package; the editable install's finder comes after PYTHONPATH."""
+def snapshot_plugin(workdir: Path) -> tuple[Children, str]:
+    """Copies the plugin's package; the editable install's finder comes after PYTHONPATH.
+
+    Returns the children's settings and the hash of the source they run.
+    """
     children = Children(snapshot=workdir / "plugin_snapshot", pycache=workdir / "pycache")
     package = children.snapshot / PLUGIN_MODULE
     shutil.copytree(REPO / PLUGIN_MODULE, package, ignore=shutil.ignore_patterns("__pycache__"))
-    digest = hashlib.sha256()
-    files = sorted(package.rglob("*.py"))
-    for path in files:
-        digest.update(path.relative_to(children.snapshot).as_posix().encode())
-        digest.update(path.read_bytes())
     probe = subprocess.run(
         [PYTHON, "-c", f"import {PLUGIN_MODULE}; print({PLUGIN_MODULE}.__file__)"],
         env=children.env(),
@@ -91,21 +90,7 @@ def snapshot_plugin(workdir: Path) -> tuple[Children, dict[str, Any]]:
     ).stdout.strip()
     if not probe.startswith(str(children.snapshot)):
         raise SystemExit(f"children import the plugin from {probe}, not from the snapshot")
-    dirty = None
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        dirty = bool(_git("status", "--porcelain", "--", PLUGIN_MODULE))
-    source = {
-        "sha256": digest.hexdigest(),
-        "files": [path.relative_to(children.snapshot).as_posix() for path in files],
-        "uncommitted_changes": dirty,
-    }
-    return children, source
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return children, plugin_sha256(children.snapshot, PLUGIN_MODULE)
 
 
 def run_child(
@@ -184,9 +169,6 @@ def machine_info() -> dict[str, Any]:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
-    commit = None
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        commit = _git("rev-parse", "--short", "HEAD")
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
@@ -195,5 +177,4 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average_at_start": os.getloadavg(),
         "packages": versions,
-        "git_commit": commit,
     }

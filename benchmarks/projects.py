@@ -192,6 +192,11 @@ def read_back(project: Path, variant: str) -> dict[str, Any]:
             "seconds": report.get("seconds", {}),
             "environment_seconds": (report.get("environment") or {}).get("seconds", {}),
             "has_output_schema": bool((report.get("signature") or {}).get("outputs")),
+            "explore": {
+                key: value
+                for key, value in (report.get("explore") or {}).items()
+                if key in ("status", "requests", "sent", "seconds", "cpu_seconds")
+            },
         }
     model = _logged_model(client, run)
     found["model_id"] = model.model_id if model else None

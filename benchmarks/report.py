@@ -1,11 +1,21 @@
-"""What a benchmark run prints and keeps: Markdown tables and the targets, met or not."""
+"""Markdown tables and the targets, met or not, of results files measured at one commit.
+
+    python benchmarks/report.py benchmarks/results/runs.json [benchmarks/results/startup.json ...]
+
+Files measured at different commits (or from different uncommitted changes) are not
+merged: it says which, and exits 1.
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from kedro_runs import stage_names
+from provenance import MixedSources, describe, load_same_source
 
 # Targets of issue 5 (the input's size) and issue 13 (the model's size).
 TARGET_A_OVER_B = 1.05
@@ -116,6 +126,21 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return targets
 
 
+def combine(paths: Sequence[Path]) -> dict[str, Any]:
+    """Results files of one source as one dict for :func:`render`; else :class:`MixedSources`."""
+    documents = load_same_source(paths)
+    combined: dict[str, Any] = {
+        "provenance": documents[0]["provenance"],
+        "files": [document["path"] for document in documents],
+        "args": {},
+    }
+    for document in documents:
+        combined[document["suite"]] = document["results"]
+        combined["args"].update(document["args"])
+    combined["targets"] = evaluate_targets(combined)
+    return combined
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole summary: one section per suite that ran, then the targets."""
     sections = (
@@ -125,21 +150,22 @@ def render(results: dict[str, Any]) -> str:
         _startup_suite,
         _partial_suite,
         _commands_suite,
+        _explore_suite,
         _targets,
     )
     return "\n".join(line for section in sections for line in section(results))
 
 
 def _machine(results: dict[str, Any]) -> list[str]:
-    out = []
-    machine = results["machine"]
-    packages = ", ".join(f"{name} {ver}" for name, ver in machine["packages"].items() if ver)
-    out.append(
-        f"Machine: {machine['cpu_count']} CPU ({machine['cpu_model']}), "
-        f"{machine['ram_gb']} GB RAM, Python {machine['python']}, {machine['platform']}.  \n"
-        f"Packages: {packages}.  \nCommit: {machine['git_commit']}."
-    )
-    return out
+    provenance = results["provenance"]
+    packages = ", ".join(f"{name} {ver}" for name, ver in provenance["packages"].items() if ver)
+    files = ", ".join(f"`{Path(path).name}`" for path in results["files"])
+    return [
+        f"Results: {files}, measured at {describe(provenance)}.  \n"
+        f"Machine: {provenance['cpu_count']} CPU ({provenance['cpu_model']}), "
+        f"{provenance['ram_gb']} GB RAM, Python {provenance['python']}, "
+        f"{provenance['platform']}.  \nPackages: {packages}."
+    ]
 
 
 def _rows_suite(results: dict[str, Any]) -> list[str]:
@@ -452,6 +478,34 @@ def _commands_suite(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def _explore_suite(results: dict[str, Any]) -> list[str]:
+    """The suite's Markdown section, when it ran."""
+    explore = results.get("explore")
+    if not explore:
+        return []
+    headers = ("", "explore stage", "the search", "its CPU", "requests", "sent", "CPU ms per send")
+
+    def row(label: str, entry: dict[str, Any]) -> list[str]:
+        return [
+            label,
+            fmt(entry["explore_s"], ".2f", " s"),
+            fmt(entry["search_s"], ".2f", " s"),
+            fmt(entry["search_cpu_s"], ".2f", " s"),
+            fmt(entry["requests"], ".0f"),
+            fmt(entry["sent"], ".0f"),
+            fmt(entry["cpu_ms_per_send"], ".1f"),
+        ]
+
+    rows = [row(f"{size_label(e['rows'])} rows", e) for e in explore["rows"].values()]
+    rows += [row(f"{e['artifact_mib']} MiB model", e) for e in explore["artifacts"].values()]
+    return [
+        f"\n## Explore stage (`{explore['command']}`, defaults, median of {explore['repeats']})\n",
+        markdown_table(headers, rows),
+        f"\nlargest / smallest input: {fmt(explore['growth_with_rows'], '.3f')}; "
+        f"largest / smallest model: {fmt(explore['growth_with_model'], '.3f')}",
+    ]
+
+
 def _targets(results: dict[str, Any]) -> list[str]:
     out: list[str] = []
     targets = results.get("targets")
@@ -476,3 +530,19 @@ def _targets(results: dict[str, Any]) -> list[str]:
             )
         )
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path, help="results files, e.g. results/*.json")
+    args = parser.parse_args(argv)
+    try:
+        print(render(combine(args.files)))
+    except MixedSources as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,8 @@ One command::
     python benchmarks/run_benchmarks.py [--sizes 10000,100000,1000000,2000000]
                                         [--artifact-sizes 1,100,800] [--repeats 3]
                                         [--commands-rows 1000] [--commands-repeats 3]
-                                        [--skip runs,artifacts,startup,partial,commands]
+                                        [--explore-sizes 10000,100000,1000000]
+                                        [--skip runs,artifacts,startup,partial,commands,explore]
 
 Suites (each in its own module; a new suite is a function and a line in ``SUITES``):
 
@@ -19,19 +20,22 @@ Suites (each in its own module; a new suite is a function and a line in ``SUITES
 - ``partial`` (partial.py): the fallback partial read of a CSV and a Parquet file;
 - ``commands`` (commands.py): ``kedro run --pipeline=training``, ``kedro dryrun`` and
   ``kedro dryrun --model-uri`` on the model that training logged, alternating, with the
-  serve check's and the environment audit's own seconds.
+  serve check's and the environment audit's own seconds;
+- ``explore`` (explore_stage.py): the explore stage's own seconds in training runs at the
+  defaults, with the input at each of ``--explore-sizes`` rows and with the model of
+  each of ``--artifact-sizes``.
 
 Children run the plugin from a snapshot of the work tree, so edits made while the
-benchmark runs do not mix two versions. Results go to ``--out``: the suites that ran
-replace theirs, the others keep what an earlier run measured. A Markdown summary is
-printed.
+benchmark runs do not mix two versions. Each suite that ran writes
+``--results-dir``/<suite>.json with the run's provenance (``provenance.py``: the
+commit, whether the tree had uncommitted changes, the plugin's hash, the machine and
+the versions); the other suites' files are left as they are. A Markdown summary of
+this run's suites is printed; ``report.py`` renders files measured at one commit.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import shutil
 import sys
@@ -42,11 +46,13 @@ from pathlib import Path
 from typing import Any
 
 from commands import bench_commands
+from explore_stage import bench_explore
 from kedro_runs import bench_artifacts, bench_rows
-from measure import QUIET_ENV, REPO, Children, log, machine_info, snapshot_plugin
+from measure import QUIET_ENV, Children, log, machine_info, snapshot_plugin
 from partial import bench_partial
 from projects import VARIANTS
-from report import evaluate_targets, render
+from provenance import RESULTS, source, write
+from report import combine, render
 from startup import bench_startup
 
 #: The arguments each suite reads: kept with its results, from the run that measured them.
@@ -56,6 +62,7 @@ SUITE_ARGS = {
     "startup": ("startup_repeats", "import_repeats"),
     "partial": ("partial_sizes", "partial_repeats"),
     "commands": ("commands_rows", "commands_repeats", "warmup"),
+    "explore": ("explore_sizes", "artifact_sizes", "artifact_rows", "explore_repeats"),
 }
 
 Suite = Callable[[Path, Children, argparse.Namespace], dict[str, Any]]
@@ -79,6 +86,14 @@ SUITES: dict[str, Suite] = {
     ),
     "commands": lambda workdir, children, args: bench_commands(
         workdir, children, args.commands_rows, args.commands_repeats, args.warmup
+    ),
+    "explore": lambda workdir, children, args: bench_explore(
+        workdir,
+        children,
+        args.explore_sizes,
+        args.artifact_sizes,
+        args.artifact_rows,
+        args.explore_repeats,
     ),
 }
 
@@ -106,7 +121,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--artifact-repeats", type=int, default=None, help="runs per variant (default --repeats)"
     )
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "latest.json"))
+    parser.add_argument(
+        "--results-dir", default=str(RESULTS), help="where each suite writes <suite>.json"
+    )
     parser.add_argument("--startup-repeats", type=int, default=15)
     parser.add_argument("--import-repeats", type=int, default=15)
     parser.add_argument(
@@ -118,6 +135,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--commands-repeats", type=int, default=None, help="rounds of commands (default --repeats)"
+    )
+    parser.add_argument(
+        "--explore-sizes",
+        type=_sizes,
+        default=[10_000, 100_000, 1_000_000],
+        help="rows of the houses CSV for the explore suite, comma-separated",
+    )
+    parser.add_argument(
+        "--explore-repeats", type=int, default=None, help="runs per size (default --repeats)"
     )
     parser.add_argument(
         "--no-warmup",
@@ -132,6 +158,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.artifact_repeats = args.artifact_repeats or args.repeats
     args.commands_repeats = args.commands_repeats or args.repeats
+    args.explore_repeats = args.explore_repeats or args.repeats
     return args
 
 
@@ -141,69 +168,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     if unknown := skip - set(SUITES):
         raise SystemExit(f"unknown suites to skip: {', '.join(sorted(unknown))}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    results = _earlier_results(out, keep=skip)
+    results_dir = Path(args.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="kmd-bench-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     log(f"work dir {workdir}")
-    children, plugin_source = snapshot_plugin(workdir)
+    children, plugin_sha256 = snapshot_plugin(workdir)
     sys.path.insert(0, str(children.snapshot))  # in-process suites import the snapshot too
-    started = dt.datetime.now().isoformat(timespec="seconds")
-    results.update(
-        issue=[5, 13],
-        started=started,
-        machine=machine_info(),
-        plugin_source=plugin_source,
-        variants={name: variant.label for name, variant in VARIANTS.items()},
-    )
+    provenance = {
+        **source(plugin_sha256),
+        **machine_info(),
+        "variants": {name: variant.label for name, variant in VARIANTS.items()},
+    }
+    if provenance["dirty"]:
+        log("the work tree has uncommitted changes: the results say so")
     start = time.perf_counter()
+    written = []
     try:
         for name, suite in SUITES.items():
             if name in skip:
                 continue
-            results[name] = suite(workdir, children, args)
-            results["args"].update({key: getattr(args, key) for key in SUITE_ARGS[name]})
-            results["measured"][name] = {"started": started, **plugin_source_ref(results)}
-            out.with_suffix(".partial.json").write_text(json.dumps(results, indent=2, default=str))
+            results = suite(workdir, children, args)
+            suite_args = {key: getattr(args, key) for key in SUITE_ARGS[name]}
+            provenance["load_average_at_end"] = os.getloadavg()
+            written.append(write(results_dir, name, provenance, suite_args, results))
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    results["targets"] = evaluate_targets(results)
-    results["elapsed_s"] = round(time.perf_counter() - start, 1)
-    results["load_average_at_end"] = os.getloadavg()
-    results["markdown"] = render(results)
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    out.with_suffix(".partial.json").unlink(missing_ok=True)
-    print(results["markdown"])
-    print(f"\nResults written to {out} ({results['elapsed_s']:.0f} s).")
+    if written:
+        print(render(combine(written)))
+    elapsed = time.perf_counter() - start
+    print(f"\n{len(written)} results files written to {results_dir} ({elapsed:.0f} s).")
     return 0
-
-
-def plugin_source_ref(results: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "git_commit": results["machine"]["git_commit"],
-        "plugin_sha256": results["plugin_source"]["sha256"],
-    }
-
-
-def _earlier_results(out: Path, keep: set[str]) -> dict[str, Any]:
-    """The suites not run this time, and their arguments, as the last run left them;
-    results kept beside the suites' (a rerun of one size) stay too."""
-    earlier = json.loads(out.read_text()) if out.exists() else {}
-    results = {key: value for key, value in earlier.items() if key not in SUITES}
-    results.update(args={}, measured={})
-    for name in keep & set(earlier):
-        results[name] = earlier[name]
-        results["args"].update({key: earlier.get("args", {}).get(key) for key in SUITE_ARGS[name]})
-        if name in earlier.get("measured", {}):
-            results["measured"][name] = earlier["measured"][name]
-        else:
-            results["measured"][name] = {
-                "started": earlier.get("started"),
-                "git_commit": (earlier.get("machine") or {}).get("git_commit"),
-            }
-    return results
 
 
 if __name__ == "__main__":

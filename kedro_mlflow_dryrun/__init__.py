@@ -20,6 +20,7 @@ from kedro_mlflow_dryrun.errors import (
     SerializationError,
     ServeCheckError,
     SignatureMismatchError,
+    TrackingServerError,
 )
 from kedro_mlflow_dryrun.pipeline import pipeline_ml_factory
 
@@ -47,6 +48,7 @@ __all__ = [
     "SerializationError",
     "ServeCheckError",
     "SignatureMismatchError",
+    "TrackingServerError",
     "__version__",
     "pipeline_ml_factory",
 ]

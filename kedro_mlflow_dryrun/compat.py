@@ -27,8 +27,12 @@ from kedro_mlflow_dryrun import patches
 from kedro_mlflow_dryrun.errors import IncompatibleVersionError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
+    from kedro.framework.context import KedroContext
     from kedro.io import AbstractDataset
+    from mlflow.pyfunc import PyFuncModel
     from mlflow.pyfunc.scoring_server import InvocationsResponse
     from mlflow.types import DataType, Schema
     from pluggy import PluginManager
@@ -154,6 +158,12 @@ def invocations(request: str, model: Any, input_schema: Schema | None) -> Invoca
     return cast("InvocationsResponse", reply)
 
 
+def python_model(model: PyFuncModel) -> object | None:
+    """The ``PythonModel`` a pyfunc model wraps (kedro-mlflow's ``KedroPipelineModel``);
+    ``None`` for a model of another flavor."""
+    return getattr(attribute(model, "_model_impl"), "python_model", None)
+
+
 # MLflow: what ``log_model`` does, patched while the model is logged (``patches``).
 
 
@@ -190,6 +200,33 @@ def requirement_inference_without(left_out: Callable[[str], bool]) -> Iterator[N
         yield
 
 
+# hypothesis: the explore stage's search writes nothing in the project and draws the same
+# requests whatever this process has imported.
+
+_PROVIDERS = "hypothesis.internal.conjecture.providers"
+
+
+@contextmanager
+def hypothesis_isolated(home: Path) -> Iterator[None]:
+    """hypothesis keeps what it caches (its Unicode tables) under ``home``, not in the
+    working directory's ``.hypothesis/``, and draws no constants from the local modules
+    imported so far (they differ from one command to another)."""
+    configuration = importlib.import_module("hypothesis.configuration")
+    private("hypothesis.configuration", "__hypothesis_home_directory")
+    providers = importlib.import_module(_PROVIDERS)
+    private(_PROVIDERS, "_get_local_constants")
+    cache = private(_PROVIDERS, "CONSTANTS_CACHE").cache
+    with (
+        patches.attribute(configuration, "__hypothesis_home_directory", home),
+        patches.attribute(providers, "_get_local_constants", private(_PROVIDERS, "Constants")),
+    ):
+        cache.clear()  # the constants drawn so far, local ones included
+        try:
+            yield
+        finally:
+            cache.clear()
+
+
 # Kedro.
 
 
@@ -220,3 +257,16 @@ def load_path(dataset: AbstractDataset) -> str:
 def filesystem(dataset: AbstractDataset) -> Any:
     """The ``fsspec`` filesystem a file dataset reads with."""
     return attribute(dataset, "_fs")
+
+
+# kedro-mlflow: the steps of ``KedroMlflowConfig.setup`` that create nothing.
+
+
+def export_credentials(config: Any, context: KedroContext) -> None:
+    """The ``credentials.yml`` entry that ``server.credentials`` names, into ``os.environ``."""
+    attribute(config, "_export_credentials")(context)
+
+
+def register_request_header_provider(config: Any, context: KedroContext) -> None:
+    """``server.request_header_provider``, registered with MLflow as kedro-mlflow does."""
+    attribute(config, "_register_request_header_provider")(context)

@@ -18,11 +18,13 @@ from kedro_mlflow_dryrun.errors import ConfigError
 
 ENABLED_VARIABLE = "KEDRO_MLFLOW_DRYRUN_ENABLED"
 _FALSE_WORDS, _TRUE_WORDS = ("false", "0", "no", "off"), ("true", "1", "yes", "on")
-_MINIMUMS = {"sample_size": 1, "input_example_rows": 0}
+_MINIMUMS = {"sample_size": 1, "input_example_rows": 0, "explore": 0, "explore_seconds": 0.1}
 
 OnFailure = Literal["fail", "warn"]
 SampleStrategy = Literal["random", "head"]
 Environment = Literal["audit", "fresh", "off"]
+#: Words, not on/off: YAML reads those as booleans.
+SparkUdf = Literal["auto", "always", "never"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,13 @@ class DryRunConfig:
     input_example_rows: int = 5
     ship_project_code: bool = True
     environment: Environment = "audit"
+    #: Requests generated from the input schema after the serve check; 0: none.
+    explore: int = 50
+    on_explore: OnFailure = "warn"
+    #: The explore stage stops there, whatever ``explore`` says.
+    explore_seconds: float = 5.0
+    #: The Spark batch check: ``auto`` runs it on a SparkSession already active, never starts one.
+    spark_udf: SparkUdf = "auto"
     #: Why the dry run is off, when it is: the flag, the variable or ``dryrun.yml``.
     disabled_by: str | None = None
 
@@ -87,6 +96,8 @@ def _checked(name: str, value: object, hint: object) -> object:
             raise ConfigError(f"dryrun.yml: '{name}' must be a list of names, got {value!r}.")
         return tuple(value)
     assert isinstance(hint, type)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     if not isinstance(value, hint) or (isinstance(value, bool) and hint is not bool):
         raise ConfigError(f"dryrun.yml: '{name}' must be a {hint.__name__}, got {value!r}.")
     minimum = _MINIMUMS.get(name)

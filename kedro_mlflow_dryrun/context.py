@@ -13,20 +13,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from kedro_mlflow_dryrun.config import DryRunConfig
-from kedro_mlflow_dryrun.errors import DriftError, DryRunError, SerializationError
+from kedro_mlflow_dryrun.errors import DriftError, DryRunError, ExploreError, SerializationError
 from kedro_mlflow_dryrun.report import DryRunReport
 
 if TYPE_CHECKING:
     import pandas as pd
     from kedro.io import CatalogProtocol
     from mlflow.models import ModelSignature
+    from mlflow.pyfunc import PyFuncModel
 
     from kedro_mlflow_dryrun.adapters.models import ModelSource
     from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
-FindingKind = Literal["non_finite", "drift", "target_in_input", "registry_unreachable"]
+FindingKind = Literal["non_finite", "drift", "target_in_input", "registry_unreachable", "explore"]
 
 #: Per kind of finding: does it fail the dry run under these settings (else it warns)?
 FAILS_WHEN: dict[FindingKind, Callable[[DryRunConfig], bool]] = {
@@ -35,10 +36,12 @@ FAILS_WHEN: dict[FindingKind, Callable[[DryRunConfig], bool]] = {
     "target_in_input": lambda config: False,
     # The registry is asked, never trusted to answer: training must not fail on it.
     "registry_unreachable": lambda config: False,
+    "explore": lambda config: config.on_explore == "fail",
 }
 _ERRORS: dict[FindingKind, type[DryRunError]] = {
     "non_finite": SerializationError,
     "drift": DriftError,
+    "explore": ExploreError,
 }
 
 
@@ -68,6 +71,9 @@ class DryRunContext:
     served_input: pd.DataFrame | None = None
     output: object = None
     signature: ModelSignature | None = None
+    #: The model as the scoring server holds it, loaded once for the stages that send
+    #: it requests (serve, explore): a model of a GiB is not loaded twice.
+    served: PyFuncModel | None = None
 
     def found(self, kind: FindingKind, message: str) -> None:
         """A finding whose weight depends on the settings: it fails, or it warns."""
@@ -84,6 +90,18 @@ class DryRunContext:
             assert self.run_id is not None
             self.report.model_uri = f"models:/{logged_model_of_run(self.run_id).model_id}"
         return self.report.model_uri
+
+    def served_model(self) -> PyFuncModel:
+        """The logged model, loaded back once; before any is logged (pre-flight), the
+        model source behind MLflow's pyfunc model, with the signature it would log."""
+        if self.served is None:
+            if self.run_id is not None:
+                import mlflow
+
+                self.served = mlflow.pyfunc.load_model(self.logged_model_uri())
+            else:
+                self.served = self.model.served(self.signature)
+        return self.served
 
 
 Stage = Callable[[DryRunContext], None]

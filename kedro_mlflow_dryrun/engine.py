@@ -5,7 +5,7 @@ The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
     before the model is logged:  environment (code shipped) -> sample -> infer inputs
                                  -> request -> execute -> check -> infer outputs
                                  -> contract -> drift
-    after it is logged:          environment (audit, fresh) -> serve
+    after it is logged:          environment (audit, fresh) -> serve -> spark
     then:                        record
 
 Stages read and write a :class:`~kedro_mlflow_dryrun.context.DryRunContext`. A stage
@@ -59,17 +59,25 @@ def run_stages(context: DryRunContext, stages: Sequence[Stage], total: str | Non
                 report.fail(str(error), name)
             except Exception as error:
                 logger.debug("The dry run could not check the model", exc_info=True)
-                report.error(could_not_check(name, error, report.versions), name)
+                report.error(could_not_check(f"stage '{name}'", error, report.versions), name)
 
 
-def could_not_check(stage: str, error: BaseException, versions: dict[str, str]) -> str:
+def could_not_check(
+    where: str, error: BaseException, versions: dict[str, str], training: bool = True
+) -> str:
     """The reason of an ``error``: what broke, where, with which versions, and the way on."""
+    from kedro_mlflow_dryrun.adapters.tracking import redact
+
     installed = ", ".join(f"{name} {version}" for name, version in versions.items())
+    logged = (
+        " The model is logged all the same, and the run is tagged dryrun.status=error."
+        if training
+        else ""
+    )
     return (
-        f"The dry run could not check the model: stage '{stage}' raised "
-        f"{type(error).__name__}: {error}\n"
-        f"This is the plugin's failure, not the model's ({installed}). The model is "
-        "logged all the same, and the run is tagged dryrun.status=error.\n"
+        f"The dry run could not check the model: {where} raised "
+        f"{type(error).__name__}: {redact(str(error))}\n"
+        f"This is the plugin's failure, not the model's ({installed}).{logged}\n"
         "Fix: report it to kedro-mlflow-dryrun with this message; meanwhile "
         "'enabled: false' in conf/<env>/dryrun.yml turns the dry run off."
     )
@@ -158,13 +166,29 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
         yield
 
 
-def after_logging(config: DryRunConfig) -> tuple[Stage, ...]:
-    """What needs the logged model."""
-    from kedro_mlflow_dryrun.stages import environment, serve
+def after_logging(config: DryRunConfig, spark: bool = True) -> tuple[Stage, ...]:
+    """What needs the logged model: its environment, one request, then many, then Spark;
+    ``spark=False`` leaves the Spark batch check to a caller that runs it later (once the
+    signature is written)."""
+    from kedro_mlflow_dryrun.stages import environment, explore, serve
+    from kedro_mlflow_dryrun.stages import spark as spark_batch
 
     checks = {
         "off": (),
         "audit": (environment.audit,),
         "fresh": (environment.audit, environment.fresh),
     }
-    return (*checks[config.environment], *((serve.run,) if config.serve_check else ()))
+    return (
+        *checks[config.environment],
+        *((serve.run,) if config.serve_check else ()),
+        explore.run,
+        *((spark_batch.run,) if spark else ()),
+    )
+
+
+def without_logging() -> tuple[Stage, ...]:
+    """What ``kedro dryrun`` adds to the stages before logging: the model it checks (the
+    inference pipeline, or a logged model) answers the requests the signature admits."""
+    from kedro_mlflow_dryrun.stages import explore
+
+    return (explore.run,)

@@ -41,10 +41,6 @@ class SignatureMismatchError(DryRunError):
     """The output does not match the signature set in ``log_model_kwargs``."""
 
 
-class ModelNotFoundError(DryRunError):
-    """A model URI names no model MLflow can find."""
-
-
 class DriftError(DryRunError):
     """The output schema breaks the clients of the previous registered version."""
 
@@ -57,8 +53,24 @@ class ServeCheckError(DryRunError):
     """The logged model, loaded back, did not answer a request as recorded."""
 
 
+class ExploreError(DryRunError):
+    """A request the signature admits is answered wrongly, under ``on_explore: fail``."""
+
+
+class SparkCheckError(DryRunError):
+    """The logged model, as ``mlflow.pyfunc.spark_udf``, does not answer as the server does."""
+
+
 class DryRunInternalError(DryRunError):
     """The plugin could not check the model (not the model's fault): recorded as ``error``."""
+
+
+class ModelNotFoundError(DryRunInternalError):
+    """A model URI names no model MLflow can find: nothing was checked."""
+
+
+class TrackingServerError(DryRunInternalError):
+    """The tracking server did not answer, or refused the credentials: nothing was checked."""
 
 
 class IncompatibleVersionError(DryRunInternalError):

@@ -51,6 +51,8 @@ class DryRunReport:
     serve: dict[str, Any] | None = None
     environment: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
+    explore: dict[str, Any] | None = None
+    spark: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=lambda: _versions())
@@ -111,6 +113,8 @@ class DryRunReport:
             checked.append(
                 f"it answered the {self.serve['rows']} sample rows as its output schema says"
             )
+        if not checked:  # serve_check: false, environment: off; explore alone ran
+            return f"Serve check skipped: {self.model_uri} (serve_check: false, environment: off)"
         return f"Serve check passed: {self.model_uri}: {'; '.join(checked)}, {seconds:.2f} s"
 
     def verdict(self, full_reason: bool = False) -> str:

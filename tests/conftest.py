@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,17 +10,40 @@ from typing import Any
 
 import pytest
 
-from support import EXAMPLE, PACKAGE, Project
+from support import Project, example_copy, forget, session_run, track_in_project
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on Spark run last: once the session is up, ``spark_udf: auto`` would
+    run the Spark batch check in every later training run of this process."""
+    items.sort(key=lambda item: "spark" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the whole test session: it takes about 10 s to start. Its
+    Python workers run this interpreter, which holds the models' packages."""
+    import os
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the example project, with its own sqlite MLflow store."""
-    path = tmp_path / "project"
-    shutil.copytree(
-        EXAMPLE, path, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
-    )
-    return Project(path)
+    return example_copy(tmp_path / "project")
 
 
 @pytest.fixture(scope="session")
@@ -54,71 +76,17 @@ def plugin_lines():
     logger.removeHandler(handler)
 
 
-@pytest.fixture(scope="session")
-def spark():
-    """One local Spark for the tests (it takes about 10 s to start); its Python workers
-    run this interpreter, which has the project's packages (the system's has not)."""
-
-    from pyspark.sql import SparkSession
-
-    workers = os.environ.get("PYSPARK_PYTHON")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-    if workers is None:
-        del os.environ["PYSPARK_PYTHON"]
-    else:
-        os.environ["PYSPARK_PYTHON"] = workers
-
-
 @pytest.fixture
 def in_process(project: Project, monkeypatch: pytest.MonkeyPatch):
     """Runs the project with ``KedroSession`` in this process, then forgets it."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
     monkeypatch.chdir(project.path)
-    # MLflow caches one store per tracking URI: a relative sqlite URI would reach the
-    # store of the first project this process ran.
-    project.write(
-        "conf/local/mlflow.yml",
-        f"""
-        server:
-          mlflow_tracking_uri: {project.tracking_uri}
-        tracking:
-          experiment:
-            name: house_prices
-        """,
-    )
+    track_in_project(project)
 
     def run(runtime_params: dict[str, Any] | None = None, **run_kwargs: Any) -> dict[str, Any]:
-        bootstrap_project(project.path)
-        with KedroSession.create(
-            project_path=project.path, runtime_params=runtime_params
-        ) as session:
-            return session.run(**run_kwargs)
+        return session_run(project, runtime_params, **run_kwargs)
 
-    # Kedro puts the project's src/ on PYTHONPATH too: a later `kedro run` in a subprocess
-    # would import this project's package instead of its own.
-    pythonpath = os.environ.get("PYTHONPATH")
     yield run
-    if pythonpath is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = pythonpath
-    import mlflow
-
-    while mlflow.active_run():
-        mlflow.end_run()
-    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
-        del sys.modules[name]
-    sys.path[:] = [p for p in sys.path if not p.startswith(str(project.path))]
+    forget(project)
 
 
 def _hypothesis_profile() -> None:

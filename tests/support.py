@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,13 +31,40 @@ for _name, _value in {
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "house_prices"
 PACKAGE = "house_prices"
+SERVER_STARTUP_SECONDS = 120
+SERVER_STOP_SECONDS = 15
+#: The README's recipe for ``kedro dryrun --json``: Kedro's own start-up lines, logged
+#: before any plugin runs, go to stderr too.
+STDERR_LOGGING = """\
+version: 1
+disable_existing_loggers: False
+formatters:
+  plain:
+    format: "%(levelname)s %(name)s: %(message)s"
+handlers:
+  stderr:
+    class: logging.StreamHandler
+    formatter: plain
+    stream: ext://sys.stderr
+loggers:
+  kedro:
+    level: INFO
+root:
+  handlers: [stderr]
+"""
 UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
 
 
 @dataclass
 class RunResult:
     returncode: int
-    output: str
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """What a terminal shows: both streams."""
+        return self.stdout + self.stderr
 
 
 @dataclass
@@ -83,6 +117,22 @@ class Project:
         """Redefines node functions: the pipelines pick up the last definition."""
         self.append(f"src/{PACKAGE}/pipelines/nodes.py", source)
 
+    def made_with_installed_kedro(self) -> None:
+        """Declares the installed Kedro as the one that made the project, as ``kedro new`` would.
+
+        Kedro before 1.2 refuses a project made with another minor version, and the
+        lowest-versions run of ``.ci/run`` installs Kedro 1.0.
+        """
+        import kedro
+
+        path = self.path / "pyproject.toml"
+        text = path.read_text()
+        made_with = re.search(r'^kedro_init_version = "(.+)"$', text, re.MULTILINE)
+        assert made_with, "the example's pyproject.toml names its kedro_init_version"
+        if made_with[1].split(".")[:2] != kedro.__version__.split(".")[:2]:
+            start, end = made_with.span(1)
+            path.write_text(text[:start] + kedro.__version__ + text[end:])
+
     def set_dryrun(self, **settings: Any) -> None:
         self.write("conf/base/dryrun.yml", json.dumps(settings))
 
@@ -106,7 +156,7 @@ class Project:
             env={**os.environ, "COLUMNS": "250", **(env or {})},
             timeout=600,
         )
-        return RunResult(completed.returncode, completed.stdout + completed.stderr)
+        return RunResult(completed.returncode, completed.stdout, completed.stderr)
 
     def mlflow_view(self) -> MlflowView:
         """The single run of the store, its logged models, signature and report."""
@@ -134,6 +184,62 @@ class Project:
             )
             report = json.loads(Path(local).read_text())
         return MlflowView(run=run, models=list(models), model_info=model_info, report=report)
+
+
+def example_copy(path: Path) -> Project:
+    """A fresh copy of the example project at ``path``, with nothing training left."""
+    ignored = shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
+    shutil.copytree(EXAMPLE, path, ignore=ignored)
+    project = Project(path)
+    project.made_with_installed_kedro()
+    return project
+
+
+def track_in_project(project: Project) -> None:
+    """The project's tracking store by its absolute URI: MLflow caches one store per URI,
+    so a relative sqlite URI would reach the store of the first project this process ran."""
+    project.write(
+        "conf/local/mlflow.yml",
+        f"""
+        server:
+          mlflow_tracking_uri: {project.tracking_uri}
+        tracking:
+          experiment:
+            name: house_prices
+        """,
+    )
+
+
+def session_run(
+    project: Project, runtime_params: dict[str, Any] | None = None, **run_kwargs: Any
+) -> dict[str, Any]:
+    """``KedroSession.run`` of the project, in this process (its directory the current one)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project.path)
+    with KedroSession.create(project_path=project.path, runtime_params=runtime_params) as session:
+        return session.run(**run_kwargs)
+
+
+def forget(project: Project) -> None:
+    """Ends any MLflow run left open, and forgets the project's package and paths, so that
+    the next project (same package name, other code) is imported afresh."""
+    import mlflow
+
+    while mlflow.active_run():
+        mlflow.end_run()
+    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+    sys.path[:] = [p for p in sys.path if not p.startswith(str(project.path))]
+    # Kedro puts src/ on PYTHONPATH too: a later `kedro run` in a subprocess would import
+    # this project's package, not its own.
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    kept = [p for p in paths if p and not p.startswith(str(project.path))]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
 
 
 def overlay_python(directory: Path) -> Path:
@@ -204,3 +310,88 @@ def dry_run(context: Any) -> Any:
 
     run_stages(context, before_logging(), total="total")
     return context.report
+
+
+def stderr_logging(directory: Path) -> dict[str, str]:
+    """The environment of the README's ``--json`` recipe, its logging file in ``directory``."""
+    path = directory / "stderr_logging.yml"
+    path.write_text(STDERR_LOGGING)
+    return {"KEDRO_LOGGING_CONFIG": str(path)}
+
+
+@dataclass
+class Server:
+    url: str
+    root: Path
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+
+@contextmanager
+def mlflow_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``mlflow server [args]`` on a free port of 127.0.0.1, serving its artifacts over HTTP,
+    stopped with the workers it started."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (root / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                *args,
+                "--host=127.0.0.1",
+                f"--port={port}",
+                "--workers=1",
+                f"--backend-store-uri=sqlite:///{root / 'server.db'}",
+                f"--artifacts-destination={root / 'artifacts'}",
+            ],
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # No background job runner: the tests need none, and it is 4 more processes.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + SERVER_STARTUP_SECONDS
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"mlflow server did not start:\n{(root / 'server.log').read_text()}"
+                    )
+                time.sleep(0.25)
+            yield Server(url=url, root=root)
+        finally:
+            _stop(process)
+
+
+def free_port() -> int:
+    """A port nothing listened on a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stops the server and the workers it started: its own process group."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=SERVER_STOP_SECONDS)
+    with suppress(ProcessLookupError):  # any worker that outlived the server
+        os.killpg(process.pid, signal.SIGKILL)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import mlflow
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 from test_end_to_end import DECIMAL_PRICES
 
-from support import Project, logged_models
+from support import Project, RunResult, logged_models, stderr_logging
 
 REGISTERED = '{"name": "house_prices", "registered_model_name": "house_prices"}'
 NO_BAND = """
@@ -37,10 +39,10 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def _report(output: str) -> dict[str, Any]:
-    """The JSON report ``--json`` prints after Kedro's own start-up lines."""
-    report, _ = json.JSONDecoder().raw_decode(output[output.index("\n{") + 1 :])
-    return report
+def _json(project: Project, *args: str) -> tuple[RunResult, dict[str, Any]]:
+    """``kedro dryrun --json``, as the README's recipe runs it; stdout parsed alone."""
+    result = project.kedro("dryrun", "--json", *args, env=stderr_logging(project.path.parent))
+    return result, json.loads(result.stdout)
 
 
 def _client(project: Project) -> MlflowClient:
@@ -75,6 +77,7 @@ def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
     assert "--set-signature, --input and --fresh need --model-uri." in misused.output
 
 
+@pytest.mark.lowest
 def test_preflight_in_a_trained_project_passes_and_writes_nothing(project):
     _train(project)
     before = _snapshot(project.path)
@@ -129,19 +132,32 @@ def test_preflight_before_any_training_says_what_is_missing(project):
     assert not (project.path / "mlflow.db").exists()
 
 
-def test_preflight_json_is_the_report(project):
+def test_preflight_json_is_the_report_alone_on_stdout(project):
+    import kedro.framework.project
+
     _train(project)
+    # Kedro's logging when rich is not installed: a StreamHandler that holds sys.stdout
+    # itself, which only a redirect of the file descriptor keeps off stdout.
+    plain = Path(kedro.framework.project.__file__).parent / "default_logging.yml"
 
-    result = project.kedro("dryrun", "--json")
+    default = project.kedro("dryrun", "--json", env={"KEDRO_LOGGING_CONFIG": str(plain)})
+    result, report = _json(project)
 
+    assert default.returncode == 0, default.output
+    # Kedro logs its start-up line before any plugin runs; everything after it on
+    # stdout is the report, and the plugin's own lines went to stderr.
+    startup, report_text = default.stdout.split("\n{", 1)
+    assert "as logging configuration" in startup and "Dry run" not in startup
+    assert json.loads("{" + report_text) == {**report, "seconds": ANY}
+    assert "Dry run passed" in default.stderr
     assert result.returncode == 0, result.output
-    report = _report(result.output)
     assert report["status"] == "passed"
     assert report["sample_source"] == "partial read of the catalog entry"
     assert [c["name"] for c in report["signature"]["outputs"]] == ["price", "band"]
-    assert "Dry run passed" not in result.output
+    assert "Dry run passed" in result.stderr
 
 
+@pytest.mark.lowest
 def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(project):
     _train(project, "--no-output-schema")
     (model,) = logged_models(_client(project), _runs(project)[0])
@@ -174,10 +190,8 @@ def test_every_model_uri_form_reaches_the_logged_model(project):
     requests = project.path / "requests.json"
     pd.read_csv(project.path / "data/01_raw/houses.csv").head(7).to_json(requests, orient="records")
 
-    by_version = project.kedro(
-        "dryrun", "--model-uri", "models:/house_prices/1", "--set-signature", "--json"
-    )
-    by_alias = project.kedro("dryrun", "--model-uri", "models:/house_prices@champion", "--json")
+    by_version, written = _json(project, "--model-uri", "models:/house_prices/1", "--set-signature")
+    by_alias, aliased = _json(project, "--model-uri", "models:/house_prices@champion")
     fresh = project.kedro("dryrun", "--model-uri", "models:/house_prices@champion", "--fresh")
     by_run = project.kedro(
         "dryrun", "--model-uri", f"runs:/{run_id}/house_prices", "--input", str(requests)
@@ -185,8 +199,8 @@ def test_every_model_uri_form_reaches_the_logged_model(project):
 
     for result in (by_version, by_alias, by_run):
         assert result.returncode == 0, result.output
-    assert _report(by_version.output)["model_uri"] == f"models:/{model_id}"
-    assert _report(by_alias.output)["model_uri"] == f"models:/{model_id}"
+    assert written["model_uri"] == aliased["model_uri"] == f"models:/{model_id}"
+    assert written["status"] == aliased["status"] == "passed"
     # Logged without the plugin, the model does not ship the project's package:
     # --fresh runs the after-logging stages, which say it cannot serve elsewhere.
     assert fresh.returncode == 1, fresh.output
@@ -196,12 +210,46 @@ def test_every_model_uri_form_reaches_the_logged_model(project):
     assert "7 rows of 'requests.json' (read from requests.json)" in by_run.output
 
 
-def test_an_unknown_model_uri_fails_in_one_line(project):
+def test_an_unknown_model_uri_could_not_be_checked_exit_2(project):
     result = project.kedro("dryrun", "--model-uri", "models:/no_such_model/1")
+    as_json, report = _json(project, "--model-uri", "models:/no_such_model/1")
+    misused, usage = _json(project, "--set-signature")
 
-    assert result.returncode == 1, result.output
+    assert result.returncode == 2, result.output
     assert "Error: No logged model at models:/no_such_model/1" in result.output
     assert "Traceback" not in result.output
+    assert as_json.returncode == 2, as_json.output
+    assert report["status"] == "error"
+    assert report["reason"].startswith("No logged model at models:/no_such_model/1")
+    assert "Error: No logged model" in as_json.stderr
+    assert misused.returncode == 2, misused.output
+    assert usage["status"] == "error"
+    assert usage["reason"] == "--set-signature, --input and --fresh need --model-uri."
+
+
+def test_an_unexpected_exception_is_an_error_report_exit_2(monkeypatch):
+    """In-process: the plugin's own bug, before any stage, still prints a report."""
+    from click.testing import CliRunner
+
+    from kedro_mlflow_dryrun.framework import cli, project
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug of the plugin's")
+
+    monkeypatch.setattr(project, "project_context", broken)
+
+    result = CliRunner().invoke(cli.commands, ["dryrun", "--json"], obj=None)
+
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "error"
+    assert report["reason"].startswith(
+        "The dry run could not check the model: kedro dryrun raised RuntimeError: "
+        "a bug of the plugin's"
+    )
+    assert "kedro-mlflow-dryrun 0." in report["reason"]
+    assert "logged all the same" not in report["reason"]
+    assert "Error: The dry run could not check the model" in result.stderr
 
 
 def test_dropping_an_output_column_is_breaking_drift_which_warns_or_fails(project):
@@ -220,10 +268,10 @@ def test_dropping_an_output_column_is_breaking_drift_which_warns_or_fails(projec
     assert second.data.tags["dryrun.drift"] == "breaking"
     assert second.data.tags["dryrun.status"] == "passed"
 
-    checked = project.kedro("dryrun", "--model-uri", "models:/house_prices/2", "--json")
+    checked, report = _json(project, "--model-uri", "models:/house_prices/2")
 
     assert checked.returncode == 0, checked.output
-    drift = _report(checked.output)["drift"]
+    drift = report["drift"]
     assert drift["verdict"] == "breaking"
     assert drift["compared_with"] == {"name": "house_prices", "version": 1}
     assert drift["removed"] == ["band"]

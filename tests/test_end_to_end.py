@@ -35,6 +35,7 @@ def _assert_model_logged_and_run_closed(view) -> None:
     assert view.run.info.status == "FINISHED"
 
 
+@pytest.mark.lowest
 def test_training_run_records_the_output_schema_on_the_logged_model(project):
     result = project.kedro("run", "--pipeline=training")
 
@@ -59,11 +60,13 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["signature"]["outputs"] == outputs
     assert set(report["seconds"]) == {
         *("environment", "capture", "sample", "infer", "request", "execute", "check"),
-        *("contract", "drift", "total", "serve"),
+        *("contract", "drift", "total", "serve", "explore"),
     }
     assert view.tags["dryrun.environment"] == report["environment"]["status"] == "passed"
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output
+    assert view.tags["dryrun.explore"] == report["explore"]["status"] == "passed"
+    assert "Explore: 50 requests the signature admits, 0 findings" in result.output
     assert "Dry run verdict: passed (dry run passed, serve check passed, environment passed)" in (
         result.output
     )
@@ -135,6 +138,7 @@ def test_kedro_options_still_work_with_the_flag(project):
     assert project.mlflow_view().tags["dryrun.status"] == "skipped"
 
 
+@pytest.mark.lowest
 def test_decimal_output_fails_the_run_after_the_model_is_logged(project):
     project.override_node(DECIMAL_PRICES)
 

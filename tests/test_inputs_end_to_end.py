@@ -30,6 +30,14 @@ BASKET = '''
             self.frame = frame
 '''
 
+SPARK_HOUSES = """
+    type: spark.SparkDataset
+    file_format: csv
+    filepath: data/01_raw/houses.csv
+    load_args:
+      header: true
+      inferSchema: true
+"""
 SPARK_ENV = {"PYSPARK_SUBMIT_ARGS": "--master local[2] --conf spark.ui.enabled=false pyspark-shell"}
 INPUTS = [("area", "double"), ("rooms", "long"), ("age", "long"), ("city", "string")]
 
@@ -74,17 +82,7 @@ def test_a_polars_input_trains_and_passes(project):
 
 
 def test_a_spark_input_trains_and_passes(project):
-    _train_on(
-        project,
-        """
-        type: spark.SparkDataset
-        file_format: csv
-        filepath: data/01_raw/houses.csv
-        load_args:
-          header: true
-          inferSchema: true
-        """,
-    )
+    _train_on(project, SPARK_HOUSES)
 
     result = project.kedro("run", "--pipeline=training", env=SPARK_ENV)
 

@@ -11,21 +11,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import EXAMPLE, Project, logged_models
+from support import EXAMPLE, Project, Server, logged_models
+from support import mlflow_server as support_server
 
 EXTRA_COLUMN = """
     _predict_prices = predict_prices
@@ -35,80 +32,15 @@ EXTRA_COLUMN = """
 """
 
 BASE_OUTPUTS = [("price", "double"), ("band", "string")]
-STARTUP_SECONDS = 120
-STOP_SECONDS = 15
 RUN_SECONDS = 300
-
-
-@dataclass
-class Server:
-    url: str
-    artifacts: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stops the server and the workers it started: its own process group."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_SECONDS)
-    with suppress(ProcessLookupError):  # any worker that outlived the server
-        os.killpg(process.pid, signal.SIGKILL)
+STOP_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``mlflow server`` on a free port, serving its artifacts over HTTP."""
-    root = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--workers=1",
-            f"--backend-store-uri=sqlite:///{root / 'server.db'}",
-            f"--artifacts-destination={root / 'artifacts'}",
-        ],
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        # No background job runner: the tests need none, and it is 4 more processes.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{(root / 'server.log').read_text()}")
-            time.sleep(0.25)
-        yield Server(url=url, artifacts=root / "artifacts")
-    finally:
-        _stop(process)
-        log.close()
+    with support_server(tmp_path_factory.mktemp("mlflow_server")) as server:
+        yield server
 
 
 def _new_project(root: Path, name: str) -> Project:

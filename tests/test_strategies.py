@@ -25,6 +25,9 @@ from mlflow.types.schema import AnyType, Array, Map, Object, Property
 
 from kedro_mlflow_dryrun.strategies import UnsupportedSchemaError, request_body, requests
 
+# In-process and quick: also run on the lowest versions, hypothesis's floor included.
+pytestmark = pytest.mark.lowest
+
 #: No example database: nothing of these tests is replayed, nothing is written.
 QUICK = settings(
     database=None,

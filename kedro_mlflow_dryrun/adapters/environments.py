@@ -264,8 +264,14 @@ def environment_directory(requirements: str) -> Path:
     """Where the environment built from ``requirements`` is cached, per Python version."""
     version = ".".join(map(str, sys.version_info[:3]))
     key = hashlib.sha256(f"{version}\n{requirements}".encode()).hexdigest()[:16]
+    return plugin_cache("environments", key)
+
+
+def plugin_cache(*names: str) -> Path:
+    """The plugin's cache: ``$XDG_CACHE_HOME/kedro-mlflow-dryrun/...`` (default ``~/.cache``),
+    never the project's directory."""
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache_home / "kedro-mlflow-dryrun" / "environments" / key
+    return cache_home.joinpath("kedro-mlflow-dryrun", *names)
 
 
 def build_environment(requirements_file: Path, directory: Path) -> Path:

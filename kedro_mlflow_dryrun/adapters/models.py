@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,10 +22,12 @@ from kedro.runner import SequentialRunner
 
 from kedro_mlflow_dryrun import compat, patches
 from kedro_mlflow_dryrun.adapters.datasets import loads_anew, round_trips_exactly
+from kedro_mlflow_dryrun.adapters.tracking import redact, server_error
 from kedro_mlflow_dryrun.errors import InferenceError, ModelNotFoundError, ServeCheckError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModel
     from mlflow.models import ModelSignature
@@ -34,7 +36,8 @@ if TYPE_CHECKING:
 
 #: kedro-mlflow lets the caller of a served model pick the runner at predict time.
 RUNNER_PARAM = {"runner": "SequentialRunner"}
-_RUNNER_LOGGERS = ("kedro.runner", "kedro.io", "kedro.pipeline")
+#: The runner's lines, and kedro-mlflow's "Using params:... for the prediction" per request.
+_RUNNER_LOGGERS = ("kedro.runner", "kedro.io", "kedro.pipeline", "kedro_mlflow.mlflow")
 
 
 class ModelSource(Protocol):
@@ -60,6 +63,10 @@ class ModelSource(Protocol):
 
     def signature(self) -> ModelSignature | str | None:
         """The signature it is (or will be) logged with; ``"auto"``: to be inferred."""
+        ...
+
+    def served(self, signature: ModelSignature | None) -> PyFuncModel:
+        """The model as the scoring server holds it, for requests through ``invocations``."""
         ...
 
 
@@ -98,6 +105,14 @@ class PipelineModel:
 
     def signature(self) -> ModelSignature | str | None:
         return self._signature
+
+    def served(self, signature: ModelSignature | None) -> PyFuncModel:
+        """Before any model is logged: the inference pipeline behind MLflow's pyfunc model,
+        which enforces ``signature``'s input schema on each request as a logged one does."""
+        from mlflow.models import Model
+        from mlflow.pyfunc import PyFuncModel
+
+        return PyFuncModel(model_meta=Model(signature=signature), model_impl=_ServedPipeline(self))
 
     def params(self) -> dict[str, object]:
         """The params schema exactly as kedro-mlflow records it for ``signature: auto``."""
@@ -180,15 +195,19 @@ class LoggedPyfuncModel:
         try:
             self.model: PyFuncModel = mlflow.pyfunc.load_model(model_uri)
         except Exception as error:
-            raise InferenceError(
+            raise server_error(error, model_uri) or InferenceError(
                 f"The logged model {model_uri} cannot be loaded: {type(error).__name__}: "
-                f"{error}\nFix: install in this environment what the model imports."
+                f"{redact(str(error))}\nFix: install in this environment what the model imports."
             ) from error
         self.output_name = "predictions"  # a served model has one output, under that key
 
     def signature(self) -> ModelSignature | str | None:
         """A model logged without any signature gets one inferred from the sample."""
         return self.model.metadata.signature or "auto"
+
+    def served(self, signature: ModelSignature | None) -> PyFuncModel:
+        """The model as loaded, whose own signature the scoring server enforces."""
+        return self.model
 
     def params(self) -> dict[str, object]:
         signature = self.model.metadata.signature
@@ -240,14 +259,91 @@ def answer(model: PyFuncModel | _OutputRecorder, sample: object) -> InvocationsR
     from mlflow.models import convert_input_example_to_serving_input
 
     request = convert_input_example_to_serving_input(sample) or "{}"
+    return answer_request(model, request)
+
+
+def answer_request(model: PyFuncModel | _OutputRecorder, body: str) -> InvocationsResponse:
+    """The scoring server's reply to a JSON request ``body``, through ``invocations``."""
     with quiet_runner():
-        return compat.invocations(request, model, model.metadata.get_input_schema())
+        return compat.invocations(body, model, model.metadata.get_input_schema())
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a client of ``mlflow models serve`` gets back for one request."""
+
+    status: int
+    text: str
+    #: What the model returned, when it returned.
+    output: object = None
+    #: Why the server did not answer 200: the model raised (400), the request was
+    #: refused (400), or the answer could not be written as JSON (500).
+    error: Exception | None = None
+
+    @property
+    def model_raised(self) -> bool:
+        """The server's 400 for an exception inside the model's ``predict``."""
+        return self.status == 400 and _MODEL_RAISED in self.text
+
+
+_MODEL_RAISED = "Encountered an unexpected error while evaluating the model"
+
+
+def reply(model: PyFuncModel, body: str) -> Reply:
+    """The HTTP status and body the scoring server sends for the request ``body``.
+
+    ``invocations`` raises where the server's app turns the exception into a reply:
+    an ``MlflowException`` into its own status and JSON, anything else into a 500.
+    """
+    from mlflow.exceptions import MlflowException
+
+    recorder = _OutputRecorder(model)
+    try:
+        response = answer_request(recorder, body)
+    except MlflowException as error:
+        status = error.get_http_status_code()
+        return Reply(status, error.serialize_as_json(), recorder.output, error)
+    except Exception as error:  # noqa: BLE001 - the server answers any other error with a 500
+        return Reply(500, "Internal Server Error", recorder.output, error)
+    return Reply(response.status, response.response, recorder.output)
 
 
 def served_cause(error: Exception) -> str:
-    """The model's own exception, which the scoring server hides behind a generic message."""
+    """The model's own exception, which the scoring server hides behind a generic message,
+    and the node it was raised in, when a Kedro node raised it."""
     original = error.__cause__ or error.__context__
-    return f"{type(original).__name__}: {original}" if original else str(error)
+    if original is None:
+        return str(error)
+    node = failing_node(original)
+    where = f"node '{node}' raised " if node else ""
+    return f"{where}{type(original).__name__}: {original}"
+
+
+def failing_node(error: BaseException) -> str | None:
+    """The Kedro node whose function raised ``error``, read from its traceback's frames."""
+    node = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        candidate = traceback.tb_frame.f_locals.get("self")
+        if isinstance(candidate, Node):
+            node = candidate.name
+        traceback = traceback.tb_next
+    return node
+
+
+class _ServedPipeline:
+    """A :class:`PipelineModel` as the implementation of a pyfunc model: it raises what
+    the node raised, as kedro-mlflow's served ``KedroPipelineModel`` does."""
+
+    def __init__(self, model: PipelineModel) -> None:
+        self._model = model
+
+    def predict(self, data: pd.DataFrame, params: dict[str, object] | None = None) -> object:
+        """``params``: the served model applies them to the catalog; these are its own."""
+        try:
+            return self._model.predict(data)
+        except InferenceError as error:
+            raise (error.__cause__ or error) from None
 
 
 class _NodeRecorder:
@@ -320,10 +416,11 @@ def resolve_model_uri(uri: str) -> LoggedModelRef:
     from mlflow import MlflowClient
 
     try:
-        info = mlflow.models.get_model_info(uri)
+        # The MLmodel file names its logged model; MLflow 3.0's ModelInfo.model_id raises.
+        info = mlflow.models.Model.load(uri)
     except Exception as error:  # MLflow raises several types for a bad URI
-        raise ModelNotFoundError(
-            f"No logged model at {uri}: {type(error).__name__}: {error}\n"
+        raise server_error(error, uri) or ModelNotFoundError(
+            f"No logged model at {uri}: {type(error).__name__}: {redact(str(error))}\n"
             "Fix: pass models:/<model_id>, models:/<name>/<version>, models:/<name>@<alias> "
             "or runs:/<run_id>/<path>, with the tracking URI of conf/<env>/mlflow.yml."
         ) from error
@@ -351,3 +448,39 @@ def set_signature(model: LoggedModelRef, signature: ModelSignature) -> ModelSign
 
     mlflow.models.set_signature(model.uri, signature)
     return mlflow.models.get_model_info(model.uri).signature
+
+
+@contextmanager
+def saved_pipeline_model(
+    pipeline: PipelineML,
+    catalog: CatalogProtocol,
+    signature: ModelSignature | None,
+    code_paths: list[str],
+) -> Iterator[str]:
+    """The inference pipeline saved as kedro-mlflow logs it, in a temporary directory, for
+    a check that needs a model before any is logged; nothing is written to the project."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from kedro_mlflow.mlflow import KedroPipelineModel
+
+    with tempfile.TemporaryDirectory(prefix="kedro-mlflow-dryrun-") as folder:
+        model = KedroPipelineModel(
+            pipeline=pipeline.inference,
+            catalog=catalog,
+            input_name=pipeline.input_name,
+            **pipeline.kpm_kwargs,
+        )
+        artifacts = model.extract_pipeline_artifacts(parameters_saving_folder=Path(folder))
+        path = str(Path(folder) / "model")
+        with quiet_runner():
+            mlflow.pyfunc.save_model(
+                path,
+                python_model=model,
+                artifacts=artifacts,
+                signature=signature,
+                code_paths=code_paths or None,
+                pip_requirements=[],  # loaded here, never in an environment of its own
+            )
+        yield path

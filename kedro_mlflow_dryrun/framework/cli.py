@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +18,14 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro_mlflow_dryrun import patches
 from kedro_mlflow_dryrun.config import cli_overrides
 from kedro_mlflow_dryrun.errors import DryRunError
-from kedro_mlflow_dryrun.report import ERROR, FAILED
+from kedro_mlflow_dryrun.report import ERROR, FAILED, DryRunReport
 
 if TYPE_CHECKING:
     from kedro.framework.startup import ProjectMetadata
     from mlflow.models import ModelSignature
 
     from kedro_mlflow_dryrun.context import DryRunContext
+    from kedro_mlflow_dryrun.framework.standalone import LoggedModelCheck
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
@@ -41,8 +44,20 @@ With --model-uri: sends the sample to a logged model through the scoring server'
 request path, checks its answer and infers its output schema; --set-signature writes
 it into the model's signature (inputs and params kept).
 
-Exit code 0: it would serve; 1: it would not (the reason is printed).
+Both then send the model requests its input schema admits beyond the sample (one
+row, small batches, unseen values; --explore N of them) and report what it answers
+wrongly, each with the request that shows it.
+
+Exit code 0: it would serve (or the check was skipped); 1: it would not (the reason
+is printed); 2: it could not check (a tracking server that does not answer or refuses
+the credentials, a model URI that names no model, a usage error, the plugin's own failure).
+
+With --json, stdout holds the report alone, as JSON, whatever happens; every log line
+goes to stderr.
 """
+#: ``kedro dryrun``'s exit code when there is no verdict on the model (1 is "would not serve").
+COULD_NOT_CHECK = 2
+NEEDS_MODEL_URI = "--set-signature, --input and --fresh need --model-uri."
 #: The options ``kedro dryrun`` shares with ``kedro run``, with Kedro's own parsing.
 _KEDRO_OPTIONS = ("env", "params")
 
@@ -113,6 +128,24 @@ def run(no_output_schema: bool, **kedro_run_options: object) -> object:
         "requirements (environment: fresh), then serve it, as after training."
     ),
 )
+@click.option(
+    "--explore",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help=(
+        "Requests generated from the input schema and sent to the model, after the check "
+        "(explore in dryrun.yml; 0: none)."
+    ),
+)
+@click.option(
+    "--spark",
+    is_flag=True,
+    help=(
+        "Also score the sample with mlflow.pyfunc.spark_udf on a SparkSession (a local one "
+        "if none is active; spark_udf: always) and compare with the scoring server's answers."
+    ),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for CI.")
 @click.pass_obj
 def dryrun(
@@ -122,51 +155,90 @@ def dryrun(
     set_signature: bool,
     input_file: Path | None,
     fresh: bool,
+    explore: int | None,
+    spark: bool,
     as_json: bool,
     env: str | None,
     params: dict[str, Any],
 ) -> None:
-    from kedro_mlflow_dryrun import engine
+    from kedro_mlflow_dryrun.adapters.tracking import redact
+    from kedro_mlflow_dryrun.engine import could_not_check
     from kedro_mlflow_dryrun.framework.project import project_context
     from kedro_mlflow_dryrun.framework.standalone import check_logged_model, preflight
 
-    if not model_uri and (set_signature or input_file or fresh):
-        raise click.UsageError("--set-signature, --input and --fresh need --model-uri.")
-    overrides = {"environment": "fresh"} if fresh else {}
-    try:
-        with cli_overrides(**overrides), _report_only(as_json):
-            project = project_context(metadata, env, params or None)
-            if model_uri:
-                check = check_logged_model(
-                    project, model_uri, pipeline, input_file, set_signature, fresh
-                )
-                context = check.context
-            else:
-                context = preflight(project, pipeline)
+    context: DryRunContext | None = None
+    check: LoggedModelCheck | None = None
+    overrides: dict[str, object] = {"environment": "fresh"} if fresh else {}
+    if explore is not None:
+        overrides["explore"] = explore
+    if spark:
+        overrides["spark_udf"] = "always"
+    with _stdout_to_stderr(as_json):
+        try:
+            if not model_uri and (set_signature or input_file or fresh):
+                raise click.UsageError(NEEDS_MODEL_URI)
+            with cli_overrides(**overrides):
+                project = project_context(metadata, env, params or None)
+                if model_uri:
+                    check = check_logged_model(
+                        project, model_uri, pipeline, input_file, set_signature, fresh
+                    )
+                    context = check.context
+                else:
+                    context = preflight(project, pipeline)
             _log_verdict(context, fresh)
-        if as_json:
-            click.echo(json.dumps(context.report.to_dict(), indent=2, default=str))
-        elif model_uri:
-            _echo_signature(f"Signature of {check.model.describe()}:", check.signature_before)
-            if check.signature_written is not None:
-                _echo_signature("Signature written:", check.signature_written)
-            elif context.report.passed:
-                _echo_signature(
-                    "With its output schema (not written: add --set-signature):",
-                    context.signature,
-                )
-        elif context.report.passed:
-            _echo_signature("Signature a training run would log:", context.signature)
-        engine.raise_if_failed(context)
-    except DryRunError as error:
-        raise click.ClickException(str(error)) from error
+            report = context.report
+        except (DryRunError, click.UsageError) as error:  # before any check: no verdict
+            if isinstance(error, click.UsageError) and not as_json:
+                raise
+            report = DryRunReport()
+            report.error(redact(str(error)))
+        except Exception as error:
+            logger.debug("kedro dryrun could not check the model", exc_info=True)
+            report = DryRunReport()
+            report.error(could_not_check("kedro dryrun", error, report.versions, training=False))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    elif check is not None:
+        _echo_signature(f"Signature of {check.model.describe()}:", check.signature_before)
+        if check.signature_written is not None:
+            _echo_signature("Signature written:", check.signature_written)
+        elif report.passed:
+            _echo_signature(
+                "With its output schema (not written: add --set-signature):",
+                check.context.signature,
+            )
+    elif context is not None and report.passed:
+        _echo_signature("Signature a training run would log:", context.signature)
+    _exit(report, context)
+
+
+def _exit(report: DryRunReport, context: DryRunContext | None) -> None:
+    """``Error: ...`` on stderr and exit code 2 when nothing could be checked; 1 when the
+    model would not serve and ``on_failure: fail``; else 0."""
+    from kedro_mlflow_dryrun import engine
+
+    if report.errored:
+        raise CouldNotCheck(report.reason or "")
+    if context is not None:
+        try:
+            engine.raise_if_failed(context)
+        except DryRunError as error:
+            raise click.ClickException(str(error)) from error
+
+
+class CouldNotCheck(click.ClickException):
+    """No verdict on the model: exit code 2, apart from 1, "it would not serve"."""
+
+    exit_code = COULD_NOT_CHECK
 
 
 def _log_verdict(context: DryRunContext, fresh: bool) -> None:
     """The lines ``kedro run`` logs: the whole reason where no error message follows."""
     from kedro_mlflow_dryrun import engine
 
-    report, full_reason = context.report, not engine.raises(context)
+    report = context.report
+    full_reason = not (report.errored or engine.raises(context))  # else Error: follows
     level = logging.WARNING if report.status in (FAILED, ERROR) else logging.INFO
     logger.log(level, report.summary(full_reason))
     if fresh and report.passed:
@@ -184,14 +256,39 @@ def _echo_signature(title: str, signature: ModelSignature | None) -> None:
 
 
 @contextlib.contextmanager
-def _report_only(as_json: bool) -> Iterator[None]:
-    """With ``--json``, stdout holds the report alone: the plugin's lines are left out
-    (the report has them) and anything else printed goes to stderr."""
-    if not as_json:
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """With ``--json``, stdout is the report's alone: while the command runs, whatever
+    else writes there goes to stderr, at the file descriptor.
+
+    Redirecting ``sys.stdout`` alone is not enough: a ``StreamHandler`` of a project's
+    ``conf/logging.yml`` holds the stream it was given, and MLflow's and Spark's child
+    processes, and C code, write to descriptor 1.
+    """
+    if not active:
         yield
         return
-    with (
-        patches.logger_levels((logger.name,), logging.ERROR),
-        patches.attribute(sys, "stdout", sys.stderr),
-    ):
+    with _descriptor_to_stderr(), patches.attribute(sys, "stdout", sys.stderr):
         yield
+
+
+def _descriptor_to_stderr() -> AbstractContextManager[None]:
+    """Descriptor 1 writes where descriptor 2 does, while any caller is inside."""
+    stdout, stderr = sys.stdout, sys.stderr
+
+    def apply() -> Callable[[], None]:
+        try:
+            out, err = stdout.fileno(), stderr.fileno()
+        except (AttributeError, OSError, ValueError):  # a test's buffers: no descriptor
+            return lambda: None
+        stdout.flush()
+        saved = os.dup(out)
+        os.dup2(err, out)
+
+        def undo() -> None:
+            stdout.flush()  # what a handler holding it wrote goes to stderr too
+            os.dup2(saved, out)
+            os.close(saved)
+
+        return undo
+
+    return patches.shared(("descriptor", 1), apply)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.config import MissingConfigException
 
 from kedro_mlflow_dryrun.config import DryRunConfig, resolve
-from kedro_mlflow_dryrun.errors import PipelineDefinitionError
+from kedro_mlflow_dryrun.errors import ConfigError, PipelineDefinitionError
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -181,21 +181,36 @@ def registered_pipeline_ml(name: str | None) -> PipelineML:
     raise PipelineDefinitionError(f"{problem}.\n{fix}")
 
 
-def use_project_tracking(context: KedroContext) -> str:
-    """Points MLflow at the tracking and registry URIs of kedro-mlflow's ``mlflow.yml``.
+def use_project_tracking(context: KedroContext) -> None:
+    """Points MLflow at the tracking server of kedro-mlflow's ``mlflow.yml``, as
+    kedro-mlflow's own ``KedroMlflowConfig.setup`` does before a training run.
 
-    Relative paths are made absolute from the project, as kedro-mlflow makes them;
-    nothing is created, unlike kedro-mlflow's own setup (which sets the experiment).
+    The same URIs (relative paths made absolute from the project), the credentials of
+    the ``credentials.yml`` entry that ``server.credentials`` names, exported as
+    ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD`` by kedro-mlflow's own
+    code, and its request header provider. Its last step is left out: setting the
+    experiment creates it, and the tracking store with it; ``kedro dryrun`` creates nothing.
     """
     import mlflow
+    from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
 
-    server = config_file(context, "mlflow").get("server") or {}
+    from kedro_mlflow_dryrun import compat
+
+    try:
+        config = KedroMlflowConfig.model_validate(config_file(context, "mlflow"))
+    except ValueError as error:  # pydantic's ValidationError
+        raise ConfigError(
+            f"conf/<env>/mlflow.yml is not what kedro-mlflow accepts: {error}\n"
+            "Fix: correct it as the message says; kedro run stops on it too."
+        ) from error
+    server = config.server
     default = os.environ.get("MLFLOW_TRACKING_URI", "mlruns")
-    tracking_uri = _project_uri(context, server.get("mlflow_tracking_uri") or default)
-    registry_uri = server.get("mlflow_registry_uri")
+    tracking_uri = _project_uri(context, server.mlflow_tracking_uri or default)
+    registry_uri = server.mlflow_registry_uri
+    compat.export_credentials(config, context)
+    compat.register_request_header_provider(config, context)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(_project_uri(context, registry_uri) if registry_uri else tracking_uri)
-    return tracking_uri
 
 
 def _project_uri(context: KedroContext, uri: str) -> str:

@@ -19,11 +19,13 @@ from kedro_mlflow_dryrun.framework.project import (
     training_context,
     use_project_tracking,
 )
+from kedro_mlflow_dryrun.stages import spark
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from kedro.framework.context import KedroContext
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
     from mlflow.models import ModelSignature
 
     from kedro_mlflow_dryrun.adapters.models import LoggedModelRef, LoggedPyfuncModel
@@ -38,7 +40,26 @@ def preflight(project: KedroContext, pipeline_name: str | None) -> DryRunContext
     pipeline = registered_pipeline_ml(pipeline_name)
     context = training_context(load_config(project), pipeline, project.catalog)
     engine.run_stages(context, engine.before_logging(), total="total")
+    engine.run_stages(context, engine.without_logging())
+    if context.report.passed and spark.wanted(context.config):
+        _spark_check_unlogged(project, pipeline, context)
     return context
+
+
+def _spark_check_unlogged(
+    project: KedroContext, pipeline: PipelineML, context: DryRunContext
+) -> None:
+    """No model is logged before training: the Spark batch check scores the inference
+    pipeline saved as kedro-mlflow would log it, in a temporary directory."""
+    from kedro_mlflow_dryrun.adapters.models import saved_pipeline_model
+    from kedro_mlflow_dryrun.stages.environment import project_package
+
+    package = project_package(project.project_path)
+    code_paths = [str(package)] if package is not None else []
+    with saved_pipeline_model(pipeline, project.catalog, context.signature, code_paths) as uri:
+        context.report.model_uri = uri
+        engine.run_stages(context, (spark.run,))
+    context.report.model_uri = None
 
 
 @dataclass
@@ -87,11 +108,14 @@ def check_logged_model(
     )
     context.report.model_uri = reference.uri
     engine.run_stages(context, engine.before_logging(), total="total")
-    if fresh and context.report.passed:
-        engine.run_stages(context, engine.after_logging(config))
+    if context.report.passed:
+        stages = engine.after_logging(config, spark=False) if fresh else engine.without_logging()
+        engine.run_stages(context, stages)
     check = LoggedModelCheck(context, reference, signature_before=model.model.metadata.signature)
     if set_signature and context.report.passed and context.signature is not None:
         check.signature_written = write_signature(reference, context.signature)
+    if context.report.passed:  # on the signature just written, if it was asked for
+        engine.run_stages(context, (spark.run,))
     return check
 
 

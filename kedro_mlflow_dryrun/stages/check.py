@@ -67,7 +67,7 @@ def check_json(output: Any) -> JsonVerdict:
         raise
     except Exception:  # noqa: BLE001 - any error here is an HTTP 500 when served
         return JsonVerdict(serializable=False, offender=_first_offender(output, strict=False))
-    if _is_strict(body.getvalue()):
+    if is_strict(body.getvalue()):
         return JsonVerdict(serializable=True)
     return JsonVerdict(serializable=True, non_finite=_first_offender(output, strict=True))
 
@@ -109,15 +109,15 @@ def _dumps(value: Any, strict: bool) -> bool:
         text = json.dumps(value, cls=NumpyEncoder)
     except Exception:  # noqa: BLE001 - the encoder raises TypeError, ValueError, ...
         return False
-    return not strict or _is_strict(text)
+    return not strict or is_strict(text)
 
 
 def _reject_constant(constant: str) -> None:
     raise ValueError(f"bare {constant}")
 
 
-def _is_strict(text: str) -> bool:
-    """True if ``text`` holds no bare NaN, Infinity or -Infinity."""
+def is_strict(text: str) -> bool:
+    """True if ``text`` (the scoring server's JSON) holds no bare NaN, Infinity or -Infinity."""
     try:
         json.loads(text, parse_constant=_reject_constant)
     except ValueError:

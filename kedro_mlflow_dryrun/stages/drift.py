@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Literal
 
+from kedro_mlflow_dryrun.adapters.tracking import redact
+
 if TYPE_CHECKING:
     from mlflow.types import Schema
     from mlflow.types.schema import ColSpec, TensorSpec
@@ -43,7 +45,7 @@ def compare(context: DryRunContext) -> None:
         context.found(
             "registry_unreachable",
             f"Drift not checked: the model registry did not answer for '{name}': "
-            f"{type(error).__name__}: {error}",
+            f"{type(error).__name__}: {redact(str(error))}",
         )
         return
     if previous is None:

@@ -190,7 +190,10 @@ def fresh(context: DryRunContext) -> None:
 
 def project_package(project_path: Path | None) -> Path | None:
     """``<source_dir>/<package_name>`` from the project's ``pyproject.toml`` ``[tool.kedro]``."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
 
     pyproject = project_path / "pyproject.toml" if project_path else None
     if pyproject is None or not pyproject.exists():

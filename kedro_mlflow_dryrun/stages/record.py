@@ -27,6 +27,10 @@ def record(run_id: str, report: DryRunReport) -> None:
         tags["dryrun.environment"] = report.environment.get("status")
     if report.drift is not None:
         tags["dryrun.drift"] = report.drift.get("verdict")
+    if report.explore is not None:
+        tags["dryrun.explore"] = report.explore.get("status")
+    if report.spark is not None:
+        tags["dryrun.spark"] = report.spark.get("status")
     client = MlflowClient()
     client.log_batch(
         run_id, tags=[RunTag(key, str(value)) for key, value in tags.items() if value is not None]

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from mlflow.types import ColSpec
 
 from kedro_mlflow_dryrun import compat, patches
 from kedro_mlflow_dryrun.errors import ServeCheckError
 
 if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.context import DryRunContext
@@ -48,8 +53,9 @@ def run(context: DryRunContext) -> None:
     assert context.sample is not None
     outputs = context.signature.outputs if context.signature is not None else None
     model_uri = context.logged_model_uri()
+    model = context.served_model()
     context.report.serve = serve_round_trip(
-        model_uri, context.sample.data, outputs, dry_run_output=context.output
+        model, model_uri, context.sample.data, outputs, dry_run_output=context.output
     )
 
 
@@ -73,19 +79,21 @@ def _left_to_the_serve_check(model_uri: str, serving_input: object) -> None:
 
 
 def serve_round_trip(
-    model_uri: str, sample: Any, output_schema: Schema | None, dry_run_output: object = None
+    model: PyFuncModel,
+    model_uri: str,
+    sample: Any,
+    output_schema: Schema | None,
+    dry_run_output: object = None,
 ) -> dict[str, Any]:
     """Returns what the served model answered, or raises :class:`ServeCheckError`.
 
     An output of one unnamed column is also compared, value by value, with what the
     dry run's inference pipeline returned for the same rows.
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     from kedro_mlflow_dryrun.adapters.models import answer, served_cause
 
-    model = mlflow.pyfunc.load_model(model_uri)
     try:
         reply = answer(model, sample)
     except MlflowException as error:
@@ -99,47 +107,87 @@ def serve_round_trip(
             f"The logged model {model_uri} answered HTTP {reply.status}: {reply.response[:200]}"
         )
     predictions = json.loads(reply.response)["predictions"]
-    _compare(predictions, len(sample), output_schema, model_uri)
-    if output_schema is not None and _one_column(output_schema) and dry_run_output is not None:
-        _compare_column(predictions, dry_run_output, output_schema.inputs[0], model_uri)
-    return {"model_uri": model_uri, "status": reply.status, "rows": len(predictions)}
-
-
-def _compare(predictions: Any, rows: int, schema: Any, model_uri: str) -> None:
+    rows = len(sample)
     if not isinstance(predictions, list) or len(predictions) != rows:
         count = len(predictions) if isinstance(predictions, list) else type(predictions).__name__
         raise ServeCheckError(
             f"The logged model {model_uri} answered {count} predictions for {rows} rows."
         )
+    mismatch = output_mismatch(predictions, output_schema)
+    if mismatch is not None:
+        raise ServeCheckError(f"The logged model {model_uri} {mismatch.text}.")
+    spec = one_column(output_schema) if output_schema is not None else None
+    if spec is not None and dry_run_output is not None:
+        _compare_column(predictions, dry_run_output, spec, model_uri)
+    return {"model_uri": model_uri, "status": reply.status, "rows": len(predictions)}
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first place where an answer leaves the output schema."""
+
+    #: The output columns concerned: missing, extra, or of another type.
+    columns: tuple[str, ...]
+    #: What the model did, e.g. "answered column 'band', row 0 with 3, but ...".
+    text: str
+
+
+def output_mismatch(predictions: list[Any], schema: Schema | None) -> Mismatch | None:
+    """Where decoded ``predictions`` (one record per row, or one value per row for one
+    unnamed column) break the output schema: its column names, each value's JSON
+    type, no null in a required column."""
     if schema is None or not predictions:
-        return
-    if _one_column(schema):
-        for row, value in enumerate(map(_scalar, predictions)):
-            _check_type(value, schema.inputs[0], row, model_uri)
-        return
+        return None
+    if (spec := one_column(schema)) is not None:
+        found = (
+            _value_mismatch(_scalar(value), spec, row) for row, value in enumerate(predictions)
+        )
+        return next((mismatch for mismatch in found if mismatch is not None), None)
     if not schema.has_input_names():
-        return
-    expected = schema.input_names()
+        return None
+    expected = [str(name) for name in schema.input_names()]
     for row, record in enumerate(predictions):
         if not isinstance(record, dict) or list(record) != expected:
-            got = list(record) if isinstance(record, dict) else type(record).__name__
-            raise ServeCheckError(
-                f"The logged model {model_uri} answered row {row} with {got}, "
-                f"but its output schema lists {expected}."
+            names = [str(name) for name in record] if isinstance(record, dict) else []
+            got = names if isinstance(record, dict) else type(record).__name__
+            differ = [n for n in [*expected, *names] if (n in expected) != (n in names)]
+            return Mismatch(
+                tuple(differ or expected),
+                f"answered row {row} with {got}, but its output schema lists {expected}",
             )
-        for spec in schema.inputs:
-            _check_type(record[spec.name], spec, row, model_uri)
+        for column in schema.inputs:
+            assert isinstance(column, ColSpec)  # a schema with names is made of columns
+            mismatch = _value_mismatch(record[str(column.name)], column, row)
+            if mismatch is not None:
+                return mismatch
+    return None
 
 
-def _one_column(schema: Schema) -> bool:
-    """One unnamed column of scalars: served as a JSON list of them."""
-    from mlflow.types import ColSpec
+def _value_mismatch(value: Any, spec: ColSpec, row: int) -> Mismatch | None:
+    """One answered value against its column's spec."""
+    columns = (str(spec.name),) if spec.name else ()
+    where = f"column {spec.name!r}, row {row}" if spec.name else f"row {row}"
+    if value is None:
+        if spec.required:
+            return Mismatch(
+                columns,
+                f"answered {where} with null, but its output schema says the column is required",
+            )
+        return None
+    allowed = _JSON_TYPES.get(repr(spec.type))
+    if allowed is None:
+        return None
+    if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+        return Mismatch(
+            columns, f"answered {where} with {value!r}, but its output schema says {spec.type!r}"
+        )
+    return None
 
-    return (
-        len(schema.inputs) == 1
-        and isinstance(schema.inputs[0], ColSpec)
-        and (schema.inputs[0].name is None)
-    )
+
+def one_column(schema: Schema) -> ColSpec | None:
+    """The one unnamed column of scalars, served as a JSON list of them, if that is the schema."""
+    (spec, *others) = schema.inputs
+    return spec if isinstance(spec, ColSpec) and spec.name is None and not others else None
 
 
 def _scalar(prediction: Any) -> Any:
@@ -149,22 +197,8 @@ def _scalar(prediction: Any) -> Any:
     return prediction
 
 
-def _check_type(value: Any, spec: Any, row: int, model_uri: str) -> None:
-    allowed = _JSON_TYPES.get(repr(spec.type))
-    if value is None or allowed is None:
-        return
-    if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
-        column = f"column {spec.name!r}, row {row}" if spec.name else f"row {row}"
-        raise ServeCheckError(
-            f"The logged model {model_uri} answered {column} with {value!r}, but its "
-            f"output schema says {spec.type!r}."
-        )
-
-
 def _compare_column(predictions: list[Any], output: object, spec: Any, model_uri: str) -> None:
     """The served values are the dry run's, row by row (floats to 1e-9, relatively)."""
-    import math
-
     written = io.StringIO()
     compat.predictions_to_json(output, written)  # what the server would write for it
     expected = json.loads(written.getvalue())["predictions"]

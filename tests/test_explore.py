@@ -1,0 +1,342 @@
+"""Explore: real projects whose models answer some admitted requests wrongly, in-process.
+
+Each project is the example with one node changed; it is trained once per module
+(``KedroSession`` in this process), and each finding's request is sent again to the
+logged model, loaded back with ``mlflow.pyfunc.load_model`` behind the scoring server's
+own app, to show it reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from support import MlflowView, Project, example_copy, forget, session_run, track_in_project
+
+#: Requirements written by hand: MLflow's inference (a subprocess) is not what is tested.
+LOG_MODEL_KWARGS = '{"name": "house_prices", "pip_requirements": ["kedro-mlflow", "pandas"]}'
+SETTINGS = {"drop_columns": ["price"], "environment": "off", "explore_seconds": 120}
+
+BATCH_DEPENDENT = """
+    _priced = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        prices = _priced(design, regressor, price_bands)
+        prices["band"] = np.where(prices["price"] > prices["price"].median(), "high", "low")
+        return prices
+"""
+NONDETERMINISTIC = """
+    _priced = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        prices = _priced(design, regressor, price_bands)
+        prices["price"] += np.random.default_rng().normal(0, 1000, len(prices))
+        return prices
+"""
+UNANSWERED = """
+    _designed = design_matrix
+
+    def design_matrix(houses, regressor):
+        position = {city: i for i, city in enumerate(regressor["cities"])}
+        [position[city] for city in houses["city"]]
+        return _designed(houses, regressor)
+"""
+ROW_COUNT = """
+    _priced = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        prices = _priced(design, regressor, price_bands)
+        return prices[design[:, 1] > 0].reset_index(drop=True)
+"""
+SCHEMA_MISMATCH = """
+    _priced = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        prices = _priced(design, regressor, price_bands)
+        prices["band"] = prices["band"].astype(object).where(design[:, 1] > 0, None)
+        return prices
+"""
+NON_FINITE = """
+    _priced = predict_prices
+
+    def predict_prices(design, regressor, price_bands):
+        prices = _priced(design, regressor, price_bands)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prices["per_m2"] = prices["price"] / np.maximum(design[:, 1], 0)
+        return prices
+"""
+#: kind -> the node changed, the settings added, the output column the finding names.
+MODELS: dict[str, tuple[str, dict[str, Any], str | None]] = {
+    "passes": ("", {}, None),
+    "batch_dependent": (BATCH_DEPENDENT, {}, "band"),
+    "nondeterministic": (NONDETERMINISTIC, {}, "price"),
+    "unanswered": (UNANSWERED, {}, None),
+    "row_count": (ROW_COUNT, {}, "price"),
+    "schema_mismatch": (SCHEMA_MISMATCH, {}, "band"),
+    "non_finite": (NON_FINITE, {"strict_json": True}, "per_m2"),
+}
+
+
+@dataclass
+class Trained:
+    project: Project
+    view: MlflowView
+
+    @property
+    def explore(self) -> dict[str, Any]:
+        assert self.view.report is not None
+        return self.view.report["explore"]
+
+    def finding(self, kind: str) -> dict[str, Any]:
+        found = {finding["kind"]: finding for finding in self.explore["findings"]}
+        assert kind in found, self.explore
+        return found[kind]
+
+
+def train(project: Project, node: str, **settings: Any) -> None:
+    """A training run of ``project`` with ``node`` changed, in this process."""
+    project.override_node(node)
+    project.set_log_model_kwargs(LOG_MODEL_KWARGS)
+    project.set_dryrun(**SETTINGS, **settings)
+    track_in_project(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project.path)
+        try:
+            session_run(project, pipeline_name="training")
+        finally:
+            forget(project)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Trained]]:
+    """Each project of ``MODELS``, trained once for the module when a test asks for it."""
+    done: dict[str, Trained] = {}
+
+    def get(kind: str) -> Trained:
+        if kind not in done:
+            node, settings, _ = MODELS[kind]
+            project = example_copy(tmp_path_factory.mktemp(kind) / "project")
+            train(project, node, **settings)
+            done[kind] = Trained(project, project.mlflow_view())
+        return done[kind]
+
+    yield get
+
+
+class Served:
+    """The logged model loaded back as ``mlflow models serve`` loads it, behind its app."""
+
+    def __init__(self, trained: Trained) -> None:
+        from fastapi.testclient import TestClient
+        from mlflow.pyfunc import scoring_server
+
+        forget(trained.project)  # the model's own code/ holds the project's package
+        mlflow.set_tracking_uri(trained.project.tracking_uri)
+        model = mlflow.pyfunc.load_model(f"models:/{trained.view.models[0].model_id}")
+        self.client = TestClient(scoring_server.init(model), raise_server_exceptions=False)
+        self.project = trained.project
+
+    def post(self, body: dict[str, Any]) -> tuple[int, str]:
+        response = self.client.post(
+            "/invocations", content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        return response.status_code, response.text
+
+    def close(self) -> None:
+        forget(self.project)
+
+
+@pytest.fixture
+def served(trained: Callable[[str], Trained]) -> Iterator[Callable[[str], Served]]:
+    opened: list[Served] = []
+
+    def open_(kind: str) -> Served:
+        opened.append(Served(trained(kind)))
+        return opened[-1]
+
+    yield open_
+    for server in opened:
+        server.close()
+
+
+def _rows(body: dict[str, Any]) -> int:
+    return len(body["dataframe_split"]["data"])
+
+
+def test_a_batch_invariant_deterministic_model_has_no_findings(trained):
+    result = trained("passes")
+
+    assert result.view.tags["dryrun.status"] == "passed"
+    assert result.view.tags["dryrun.explore"] == "passed"
+    explore = result.explore
+    assert explore["status"] == "passed" and explore["findings"] == [], explore
+    assert explore["requests"] >= 50 and explore["rows"] > explore["requests"]
+    assert explore["served"] == f"models:/{result.view.models[0].model_id}"
+    assert explore["not_checked"] == {} and explore.get("stopped") is None
+    assert result.view.report["seconds"]["explore"] > 0
+    assert not list(result.project.path.rglob(".hypothesis")), "hypothesis wrote in the project"
+
+
+@pytest.mark.parametrize("kind", [kind for kind in MODELS if kind != "passes"])
+def test_each_finding_names_its_column_and_its_request_reproduces_it(trained, served, kind):
+    result = trained(kind)
+    column = MODELS[kind][2]
+
+    assert result.view.tags["dryrun.status"] == "passed"  # on_explore: warn
+    assert result.view.tags["dryrun.explore"] == "warned"
+    finding = result.finding(kind)
+    if column is not None:
+        assert column in finding["columns"], finding
+    assert finding["request"]["dataframe_split"]["columns"] == ["area", "rooms", "age", "city"]
+    assert any(finding["message"] in warning for warning in result.view.report["warnings"])
+    server = served(kind)
+    status, text = server.post(finding["request"])
+    if kind == "unanswered":
+        assert "node 'design_matrix' raised KeyError" in finding["message"], finding
+        assert status == 400 and "Encountered an unexpected error" in text
+        return
+    assert status == 200, text
+    predictions = json.loads(text)["predictions"]
+    if kind == "batch_dependent":
+        alone = finding["alone"]
+        assert _rows(alone["request"]) == 1 and _rows(finding["request"]) >= 2
+        _, alone_text = server.post(alone["request"])
+        assert json.loads(alone_text)["predictions"][0]["band"] != predictions[0]["band"]
+    elif kind == "nondeterministic":
+        assert json.loads(server.post(finding["request"])[1]) != json.loads(text)
+    elif kind == "row_count":
+        assert len(predictions) != _rows(finding["request"])
+    elif kind == "schema_mismatch":
+        assert any(row["band"] is None for row in predictions)
+    elif kind == "non_finite":
+        assert "Infinity" in text or "NaN" in text
+
+
+def test_findings_are_shrunk_to_small_requests(trained):
+    """hypothesis shrinks each request: one row where one shows it, two for a batch."""
+    assert _rows(trained("batch_dependent").finding("batch_dependent")["request"]) == 2
+    for kind in ("unanswered", "nondeterministic", "row_count", "schema_mismatch"):
+        assert _rows(trained(kind).finding(kind)["request"]) == 1, kind
+
+
+def test_two_runs_on_a_logged_model_give_the_same_findings(trained):
+    """``kedro dryrun --model-uri`` twice on the model training logged: the same requests,
+    the same findings (its sample, the first rows of the input, is not training's)."""
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_dryrun.framework.project import project_context
+    from kedro_mlflow_dryrun.framework.standalone import check_logged_model
+
+    result = trained("batch_dependent")
+    uri = f"models:/{result.view.models[0].model_id}"
+    sections = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(result.project.path)
+        try:
+            context = project_context(bootstrap_project(result.project.path), None, None)
+            for _ in range(2):
+                check = check_logged_model(context, uri, None, None, False, False)
+                sections.append(check.context.report.explore)
+        finally:
+            forget(result.project)
+
+    first, second = sections
+    assert first is not None and second is not None and first["served"] == uri
+    assert [finding["kind"] for finding in first["findings"]] == ["batch_dependent"]
+    assert first["findings"] == second["findings"]
+    assert first["requests"] == second["requests"]
+
+
+def test_on_explore_fail_fails_the_run_after_the_model_is_logged(tmp_path):
+    from kedro_mlflow_dryrun.errors import DryRunFailed
+
+    project = example_copy(tmp_path / "project")
+    with pytest.raises(DryRunFailed, match="batch_dependent") as failed:
+        train(project, BATCH_DEPENDENT, on_explore="fail", explore=10)
+
+    assert "'on_explore: warn' in dryrun.yml only warns" in str(failed.value)
+    view = project.mlflow_view()
+    assert len(view.models) == 1 and view.run.info.status == "FINISHED"
+    assert view.tags["dryrun.status"] == "failed"
+    assert view.tags["dryrun.explore"] == "failed"
+
+
+def test_explore_zero_and_no_output_schema_skip_it(trained):
+    from kedro_mlflow_dryrun.config import cli_overrides
+
+    project = trained("passes").project
+    train(project, "", explore=0)
+    with cli_overrides(enabled=False):  # what `kedro run --no-output-schema` sets
+        train(project, "")
+
+    client = MlflowClient(project.tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, order_by=["attributes.start_time ASC"])
+    assert [run.data.tags.get("dryrun.explore") for run in runs] == ["passed", "skipped", None]
+    assert runs[-1].data.tags["dryrun.status"] == "skipped"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_preflight_explores_the_pipeline_with_json_and_writes_nothing(trained):
+    """``kedro dryrun --explore N --json``: no model logged, the same properties."""
+    from click.testing import CliRunner
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_dryrun.framework.cli import dryrun
+
+    project = trained("batch_dependent").project
+    before = _snapshot(project.path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project.path)
+        try:
+            metadata = bootstrap_project(project.path)
+            result = CliRunner().invoke(dryrun, ["--explore", "20", "--json"], obj=metadata)
+        finally:
+            forget(project)
+
+    assert result.exit_code == 0, result.output
+    start = re.search("^{", result.stdout, re.MULTILINE)
+    assert start is not None, result.output
+    report, _ = json.JSONDecoder().raw_decode(result.stdout[start.start() :])
+    explore = report["explore"]
+    assert explore["served"].startswith("no logged model: the inference pipeline")
+    assert explore["budget"]["requests"] == 20
+    assert [finding["kind"] for finding in explore["findings"]] == ["batch_dependent"]
+    assert _snapshot(project.path) == before, "the pre-flight must write nothing"
+
+
+def test_explore_seconds_stops_the_search_and_counts_the_requests(trained):
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_dryrun.config import cli_overrides
+    from kedro_mlflow_dryrun.framework.project import project_context
+    from kedro_mlflow_dryrun.framework.standalone import preflight
+
+    project = trained("passes").project
+    with pytest.MonkeyPatch.context() as patch, cli_overrides(explore=10**6, explore_seconds=0.2):
+        patch.chdir(project.path)
+        try:
+            context = project_context(bootstrap_project(project.path), None, None)
+            report = preflight(context, None).report
+        finally:
+            forget(project)
+
+    explore = report.explore
+    assert explore is not None and explore["status"] == "passed"
+    assert explore["stopped"] == "explore_seconds (0.2 s) reached"
+    assert 0 < explore["requests"] < 10**6 and explore["seconds"] < 5
