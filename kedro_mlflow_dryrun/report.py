@@ -25,6 +25,8 @@ VERDICT_STAGES: tuple[tuple[str, str], ...] = (
     ("serve check", "serve"),
     ("environment", "environment"),
     ("drift", "drift"),
+    ("explore", "explore"),
+    ("Spark batch", "spark"),
     ("kedro-mlflow's log_model", "log_model"),
 )
 CAPTURED = "captured from training"
