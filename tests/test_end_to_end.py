@@ -60,16 +60,17 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
     assert report["signature"]["outputs"] == outputs
     assert set(report["seconds"]) == {
         *("environment", "capture", "sample", "infer", "request", "execute", "check"),
-        *("contract", "drift", "total", "serve", "explore"),
+        *("contract", "drift", "total", "serve", "explore", "spark"),
     }
     assert view.tags["dryrun.environment"] == report["environment"]["status"] == "passed"
     assert report["serve"]["status"] == 200 and report["serve"]["rows"] == 100
     assert "Serve check passed" in result.output
     assert view.tags["dryrun.explore"] == report["explore"]["status"] == "passed"
     assert "Explore: 50 requests the signature admits, 0 findings" in result.output
-    assert "Dry run verdict: passed (dry run passed, serve check passed, environment passed)" in (
-        result.output
-    )
+    assert (
+        "Dry run verdict: passed (dry run passed, serve check passed, environment passed, "
+        "explore passed, Spark batch skipped): models:/"
+    ) in result.output
     assert report["input_type"] == "pandas.DataFrame"
     unset = sorted(key for key, value in report.items() if value is None)
     assert unset == ["drift", "reason", "stage"], "passed, with no registered model to compare"
