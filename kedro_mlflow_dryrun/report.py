@@ -26,7 +26,7 @@ VERDICT_STAGES: tuple[tuple[str, str], ...] = (
     ("environment", "environment"),
     ("drift", "drift"),
     ("explore", "explore"),
-    ("Spark batch", "spark"),
+    ("Spark batch check", "spark"),
     ("kedro-mlflow's log_model", "log_model"),
 )
 CAPTURED = "captured from training"
@@ -137,7 +137,8 @@ class DryRunReport:
                 results.append((label, self.status))
             elif isinstance(section, dict):
                 result = section.get("status", section.get("verdict"))
-                results.append((label, result if isinstance(result, str) else PASSED))
+                if result != SKIPPED:  # a stage skipped did not run
+                    results.append((label, result if isinstance(result, str) else PASSED))
         return results
 
     def _stage_line(self, seconds: float, full_reason: bool) -> str:
