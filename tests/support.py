@@ -232,6 +232,14 @@ def forget(project: Project) -> None:
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
         del sys.modules[name]
     sys.path[:] = [p for p in sys.path if not p.startswith(str(project.path))]
+    # Kedro puts src/ on PYTHONPATH too: a later `kedro run` in a subprocess would import
+    # this project's package, not its own.
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    kept = [p for p in paths if p and not p.startswith(str(project.path))]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
 
 
 def overlay_python(directory: Path) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import textwrap
 from importlib.metadata import version
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from support import PACKAGE
+from support import forget
 
 PANDAS = f"pandas=={version('pandas')}"
 #: The tutorial's pattern: the project's own package as a conda dependency.
@@ -80,16 +79,6 @@ def _apply(project, reason: str) -> str:
     return key
 
 
-def _forget_the_first_run() -> None:
-    """As the ``in_process`` fixture does after a test: the next run starts afresh."""
-    import mlflow
-
-    while mlflow.active_run():
-        mlflow.end_run()
-    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
-        del sys.modules[name]
-
-
 @pytest.mark.parametrize("form", FORMS)
 def test_the_fix_applied_as_written_makes_the_audit_pass(stored, in_process, monkeypatch, form):
     project = stored
@@ -115,7 +104,7 @@ def test_the_fix_applied_as_written_makes_the_audit_pass(stored, in_process, mon
         assert "conda.yaml lists 'house_prices==0.1', the project's own package" in reason
     assert _apply(project, reason) == fixed_key
 
-    _forget_the_first_run()
+    forget(project)  # as the in_process fixture does after a test
     in_process(pipeline_names=["training"])
 
     run, report = _last_run(project)
