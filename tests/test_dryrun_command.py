@@ -224,7 +224,8 @@ def test_an_unknown_model_uri_could_not_be_checked_exit_2(project):
     assert "Error: No logged model" in as_json.stderr
     assert misused.returncode == 2, misused.output
     assert usage["status"] == "error"
-    assert usage["reason"] == "--set-signature, --input and --fresh need --model-uri."
+    needs = "--set-signature, --input and --fresh need --model-uri."
+    assert usage["reason"] == usage["message"] == needs
 
 
 def test_an_unexpected_exception_is_an_error_report_exit_2(monkeypatch):
@@ -242,7 +243,7 @@ def test_an_unexpected_exception_is_an_error_report_exit_2(monkeypatch):
 
     assert result.exit_code == 2, result.output
     report = json.loads(result.stdout)
-    assert report["status"] == "error"
+    assert report["status"] == "error" and report["message"] == report["reason"]
     assert report["reason"].startswith(
         "The dry run could not check the model: kedro dryrun raised RuntimeError: "
         "a bug of the plugin's"

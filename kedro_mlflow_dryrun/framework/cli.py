@@ -198,7 +198,9 @@ def dryrun(
             report = DryRunReport()
             report.error(could_not_check("kedro dryrun", error, report.versions, training=False))
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        # An error's ``message`` stands beside the report's ``reason``: CI reads one key.
+        message = {"message": report.reason} if report.errored else {}
+        click.echo(json.dumps({**report.to_dict(), **message}, indent=2, default=str))
     elif check is not None:
         _echo_signature(f"Signature of {check.model.describe()}:", check.signature_before)
         if check.signature_written is not None:
