@@ -19,10 +19,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: "spark" in getattr(item, "fixturenames", ()))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark():
-    """One local Spark for the whole test session: it takes about 10 s to start. Its
-    Python workers run this interpreter, which holds the models' packages."""
+    """One local Spark per test module: it takes about 10 s to start. Its Python workers
+    run this interpreter, which holds the models' packages; they keep the modules they
+    imported, so a module whose projects hold other node code gets workers of its own."""
     import os
 
     from pyspark.sql import SparkSession

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.request
@@ -153,10 +154,21 @@ class Project:
             cwd=self.path,
             capture_output=True,
             text=True,
-            env={**os.environ, "COLUMNS": "250", **(env or {})},
+            env=self._environment(env),
             timeout=600,
         )
         return RunResult(completed.returncode, completed.stdout, completed.stderr)
+
+    def _environment(self, env: dict[str, str] | None) -> dict[str, str]:
+        """This process's environment, less another project's ``src/`` that an in-process
+        run put on ``PYTHONPATH`` (Kedro does): that package would shadow this project's."""
+        environ = {**os.environ, "COLUMNS": "250"}
+        temporary, own = tempfile.gettempdir(), str(self.path)
+        paths = environ.pop("PYTHONPATH", "").split(os.pathsep)
+        kept = [p for p in paths if p and (not p.startswith(temporary) or p.startswith(own))]
+        if kept:
+            environ["PYTHONPATH"] = os.pathsep.join(kept)
+        return {**environ, **(env or {})}
 
     def mlflow_view(self) -> MlflowView:
         """The single run of the store, its logged models, signature and report."""
