@@ -160,9 +160,13 @@ class Project:
         return RunResult(completed.returncode, completed.stdout, completed.stderr)
 
     def _environment(self, env: dict[str, str] | None) -> dict[str, str]:
-        """This process's environment, less another project's ``src/`` that an in-process
-        run put on ``PYTHONPATH`` (Kedro does): that package would shadow this project's."""
+        """This process's environment, less what an in-process run of another project left
+        there: its ``src/`` on ``PYTHONPATH`` (Kedro puts it), whose package would shadow
+        this project's, and MLflow's URI variables (``mlflow.set_registry_uri`` sets one),
+        which would override this project's ``mlflow.yml``. ``env`` may set them."""
         environ = {**os.environ, "COLUMNS": "250"}
+        for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            environ.pop(variable, None)
         temporary, own = tempfile.gettempdir(), str(self.path)
         paths = environ.pop("PYTHONPATH", "").split(os.pathsep)
         kept = [p for p in paths if p and (not p.startswith(temporary) or p.startswith(own))]

@@ -210,7 +210,10 @@ def use_project_tracking(context: KedroContext) -> None:
     compat.export_credentials(config, context)
     compat.register_request_header_provider(config, context)
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(_project_uri(context, registry_uri) if registry_uri else tracking_uri)
+    # As kedro-mlflow: none in mlflow.yml leaves MLflow's own rule (MLFLOW_REGISTRY_URI,
+    # else the tracking URI), and sets no variable for later processes to inherit.
+    registry = _project_uri(context, registry_uri) if registry_uri else None
+    mlflow.set_registry_uri(registry)  # type: ignore[arg-type]
 
 
 def _project_uri(context: KedroContext, uri: str) -> str:
