@@ -16,6 +16,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -381,6 +382,75 @@ def mlflow_server(root: Path, *args: str, env: dict[str, str] | None = None) -> 
                     )
                 time.sleep(0.25)
             yield Server(url=url, root=root)
+        finally:
+            _stop(process)
+
+
+@dataclass
+class ServedModel:
+    """A logged model as ``mlflow models serve`` answers it, over HTTP on 127.0.0.1."""
+
+    url: str
+
+    def post(self, body: dict[str, Any]) -> tuple[int, str]:
+        """One ``/invocations`` request, as ``curl -d`` sends it: (HTTP status, body text)."""
+        request = urllib.request.Request(
+            f"{self.url}/invocations",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def post_concurrently(self, bodies: list[dict[str, Any]]) -> list[tuple[int, str]]:
+        """The bodies sent at once, as ``xargs -P`` with ``curl`` would: answers in order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(bodies) or 1) as pool:
+            return list(pool.map(self.post, bodies))
+
+
+@contextmanager
+def models_serve(model_uri: str, tracking_uri: str, root: Path) -> Iterator[ServedModel]:
+    """``mlflow models serve --env-manager local`` of ``model_uri`` on a free port, started
+    from ``root`` (outside the project, ``PYTHONPATH`` unset), stopped with its workers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    root.mkdir(parents=True, exist_ok=True)
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment["MLFLOW_TRACKING_URI"] = tracking_uri
+    with (root / "serve.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                f"--model-uri={model_uri}",
+                "--env-manager=local",
+                "--host=127.0.0.1",
+                f"--port={port}",
+                "--workers=1",
+            ],
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + SERVER_STARTUP_SECONDS
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"mlflow models serve did not start:\n{(root / 'serve.log').read_text()}"
+                    )
+                time.sleep(0.25)
+            yield ServedModel(url=url)
         finally:
             _stop(process)
 

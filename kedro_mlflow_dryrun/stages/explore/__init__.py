@@ -2,7 +2,7 @@
 
 The serve check sends training's rows once, as one batch. A served model answers any
 request its input schema admits: one row, a few, values the sample never held. This
-stage generates such requests (:func:`kedro_mlflow_dryrun.strategies.requests`, from
+stage generates such requests (:func:`kedro_mlflow_dryrun.stages.explore.strategies.requests`, from
 the input schema and the sample), sends each to the served model through the scoring
 server's ``invocations`` (parsing, schema enforcement, ``predict``, the JSON writer),
 and checks what comes back:
@@ -130,7 +130,7 @@ def replay(body: dict[str, Any]) -> str:
 
 def run(context: DryRunContext) -> None:
     """Sends the requests, records the section ``explore``, and warns or fails on findings."""
-    from kedro_mlflow_dryrun.strategies import UnsupportedSchemaError, requests
+    from kedro_mlflow_dryrun.stages.explore.strategies import UnsupportedSchemaError, requests
 
     config, report = context.config, context.report
     reason = _why_not(context)
@@ -284,7 +284,7 @@ class _Search:
 
     def examine(self, request: pd.DataFrame) -> None:
         """One example: raises the first property the request breaks."""
-        from kedro_mlflow_dryrun.strategies import request_body
+        from kedro_mlflow_dryrun.stages.explore.strategies import request_body
 
         body = request_body(request)
         first = self._send(body)
@@ -308,7 +308,7 @@ class _Search:
 
     def _check(self, request: pd.DataFrame, body: dict[str, Any], first: Reply) -> Finding | None:
         from kedro_mlflow_dryrun.stages.serve import output_mismatch
-        from kedro_mlflow_dryrun.strategies import request_body
+        from kedro_mlflow_dryrun.stages.explore.strategies import request_body
 
         if first.status != 200:
             return self._unanswered(body, first)
