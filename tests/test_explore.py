@@ -105,7 +105,7 @@ def train(project: Project, node: str, **settings: Any) -> None:
     """A training run of ``project`` with ``node`` changed, in this process."""
     project.override_node(node)
     project.set_log_model_kwargs(LOG_MODEL_KWARGS)
-    project.set_dryrun(**SETTINGS, **settings)
+    project.set_dryrun(**{**SETTINGS, **settings})
     track_in_project(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project.path)

@@ -57,6 +57,22 @@ MODULE_STATE = """
         prices["city"] = _last["cities"]
         return prices
 """
+TWO_ERRORS = """
+    from mlflow.exceptions import MlflowException
+
+    _designed = design_matrix
+    _priced = predict_prices
+
+    def design_matrix(houses, regressor):
+        position = {city: i for i, city in enumerate(regressor["cities"])}
+        [position[city] for city in houses["city"]]
+        return _designed(houses, regressor)
+
+    def predict_prices(design, regressor, price_bands):
+        if (design[:, 2] == 0).any():
+            raise MlflowException("a nested model refuses a house of no rooms")
+        return _priced(design, regressor, price_bands)
+"""
 
 
 def trained(tmp_path: Path, node: str, **settings: Any) -> Trained:
@@ -173,3 +189,24 @@ def test_explore_seconds_cuts_the_search_into_incomplete(tmp_path):
         f"explore_seconds (0.1 s) reached after {requests} of {10**6} requests"
     )
     assert explore["hypothesis"]
+
+
+def test_each_distinct_error_is_one_finding_the_models_own_mlflow_exception_included(
+    tmp_path, serve
+):
+    result = trained(tmp_path, TWO_ERRORS)
+
+    explore = result.explore
+    found = {f["error"]: f for f in explore["findings"] if f["kind"] == "unanswered"}
+    assert set(found) == {
+        "KeyError in node 'design_matrix'",
+        "MlflowException in node 'predict_prices'",
+    }, explore
+    assert "refused" not in explore, explore
+    own = found["MlflowException in node 'predict_prices'"]
+    assert "a nested model refuses a house of no rooms" in own["message"]
+    server = serve(result)
+    status, text = server.post(found["KeyError in node 'design_matrix'"]["request"])
+    assert status == 400 and "Encountered an unexpected error" in text
+    status, text = server.post(own["request"])
+    assert status == own["status"] and "a nested model refuses a house of no rooms" in text

@@ -276,7 +276,9 @@ def unanswered_finding(body: dict[str, Any], answered: Reply) -> Finding:
     error = answered.error
     assert error is not None
     if answered.model_raised:
-        original = error.__cause__ or error.__context__ or error
+        # The model's own MlflowException is passed on as it is; any other is wrapped.
+        inner = error.__cause__ or error.__context__
+        original = error if answered.raised_in_model or inner is None else inner
         node = failing_node(original)
         cause = served_cause(error) if original is not error else _own_cause(error, node)
         where = f" in node '{node}'" if node else ""
