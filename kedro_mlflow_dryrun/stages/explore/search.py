@@ -40,6 +40,8 @@ class Found(Exception):
 
 
 _FOUND: dict[str, type[Found]] = {}
+#: Searches at most: the first, and one more for each that found something new.
+PASSES = 3
 
 
 def _found(key: str) -> type[Found]:
@@ -62,6 +64,9 @@ class Search:
     #: Generated requests the input schema refused: a fault of the generator, not the model.
     refused: dict[str, Any] | None = None
     smallest: dict[str, Finding] = field(default_factory=dict)
+    #: Findings of earlier passes: a request showing one again passes, so that the search
+    #: goes on to other errors rather than shrinking the same one.
+    known: set[str] = field(default_factory=set)
     #: Distinct requests answered alike in two batches, and that answer: for ``concurrent``.
     stable: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
 
@@ -96,7 +101,8 @@ class Search:
         kept = self.smallest.get(finding.key)
         if kept is None or finding.size < kept.size:
             self.smallest[finding.key] = finding
-        raise _found(finding.key)(finding)
+        if finding.key not in self.known:
+            raise _found(finding.key)(finding)
 
     def findings(self) -> list[Finding]:
         """Each finding with its smallest request, in the order of the kinds."""
@@ -116,7 +122,19 @@ class Search:
 
 
 def explore(search: Search, strategy: SearchStrategy[pd.DataFrame], examples: int) -> bool:
-    """Runs the search; returns whether ``explore_seconds`` cut it."""
+    """Runs the search, again while a pass finds something new (hypothesis stops generating
+    soon after its first failure; a second distinct error would go unseen), at most
+    :data:`PASSES` times; returns whether ``explore_seconds`` cut it."""
+    for _ in range(PASSES):
+        search.known = set(search.smallest)
+        if _explored_once(search, strategy, examples):
+            return True
+        if set(search.smallest) == search.known:
+            return False
+    return False
+
+
+def _explored_once(search: Search, strategy: SearchStrategy[pd.DataFrame], examples: int) -> bool:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis.errors import Unsatisfiable
 
