@@ -158,10 +158,15 @@ def invocations(request: str, model: Any, input_schema: Schema | None) -> Invoca
     return cast("InvocationsResponse", reply)
 
 
+def model_implementation(model: PyFuncModel) -> object:
+    """What a pyfunc model's ``predict`` calls once the input schema is enforced."""
+    return attribute(model, "_model_impl")
+
+
 def python_model(model: PyFuncModel) -> object | None:
     """The ``PythonModel`` a pyfunc model wraps (kedro-mlflow's ``KedroPipelineModel``);
     ``None`` for a model of another flavor."""
-    return getattr(attribute(model, "_model_impl"), "python_model", None)
+    return getattr(model_implementation(model), "python_model", None)
 
 
 # MLflow: what ``log_model`` does, patched while the model is logged (``patches``).
@@ -229,6 +234,52 @@ def hypothesis_isolated(home: Path) -> Iterator[None]:
             cache.clear()  # the constants drawn so far, local ones included
             stack.callback(cache.clear)
         yield
+
+
+# kedro-mlflow: its served model's per-request copy of the artifacts.
+
+
+@contextmanager
+def artifacts_shared(model: PyFuncModel) -> Iterator[None]:
+    """kedro-mlflow's served model deep-copies its catalog, artifacts included, for every
+    request (a quarter of a second for a model of 800 MiB): inside this block its
+    requests share the artifacts instead, so that many requests cost what the model
+    computes, not what it weighs. A node that changes an artifact in place then makes
+    answers drift from request to request where the served model, copying, would not:
+    what is found so must be replayed outside the block. Not kedro-mlflow's model:
+    nothing is copied, nothing changes.
+    """
+    from kedro.io import MemoryDataset
+
+    kedro_model = python_model(model)
+    catalog = getattr(kedro_model, "loaded_catalog", None)
+    pipeline = getattr(kedro_model, "pipeline", None)
+    input_name = getattr(kedro_model, "input_name", None)
+    if catalog is None or pipeline is None:
+        yield
+        return
+    names = sorted(pipeline.inputs() - {input_name})
+    artifacts = [catalog[name] for name in names if not name.startswith("params:")]
+    shared = [dataset for dataset in artifacts if type(dataset) is MemoryDataset]
+    for dataset in shared:
+        dataset.__class__ = _shared_memory_dataset()
+    try:
+        yield
+    finally:
+        for dataset in shared:
+            dataset.__class__ = MemoryDataset
+
+
+@cache
+def _shared_memory_dataset() -> type:
+    """A ``MemoryDataset`` that a deep copy of its catalog shares rather than copies."""
+    from kedro.io import MemoryDataset
+
+    class SharedMemoryDataset(MemoryDataset):
+        def __deepcopy__(self, memo: dict[int, object]) -> SharedMemoryDataset:
+            return self
+
+    return SharedMemoryDataset
 
 
 # Kedro.

@@ -48,8 +48,10 @@ class DryRunConfig:
     #: Requests generated from the input schema after the serve check; 0: none.
     explore: int = 50
     on_explore: OnFailure = "warn"
-    #: The explore stage stops there, whatever ``explore`` says.
-    explore_seconds: float = 5.0
+    #: A safety cap: the search is bounded by ``explore`` requests; past this it stops,
+    #: and says so (``dryrun.explore=incomplete``). Sized never to bind on a model that
+    #: answers in 20 ms (two or three sends per request, and hypothesis' shrinking).
+    explore_seconds: float = 120.0
     #: The Spark batch check: ``auto`` runs it on a SparkSession already active, never starts one.
     spark_udf: SparkUdf = "auto"
     #: Why the dry run is off, when it is: the flag, the variable or ``dryrun.yml``.

@@ -105,7 +105,7 @@ def train(project: Project, node: str, **settings: Any) -> None:
     """A training run of ``project`` with ``node`` changed, in this process."""
     project.override_node(node)
     project.set_log_model_kwargs(LOG_MODEL_KWARGS)
-    project.set_dryrun(**SETTINGS, **settings)
+    project.set_dryrun(**{**SETTINGS, **settings})
     track_in_project(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project.path)
@@ -181,6 +181,7 @@ def test_a_batch_invariant_deterministic_model_has_no_findings(trained):
     assert explore["requests"] >= 50 and explore["rows"] > explore["requests"]
     assert explore["served"] == f"models:/{result.view.models[0].model_id}"
     assert explore["not_checked"] == {} and explore.get("stopped") is None
+    assert explore["unconfirmed"] == 0 and 2 <= explore["sends_per_request"] < 3, explore
     assert result.view.report["seconds"]["explore"] > 0
     assert not list(result.project.path.rglob(".hypothesis")), "hypothesis wrote in the project"
 
@@ -206,10 +207,12 @@ def test_each_finding_names_its_column_and_its_request_reproduces_it(trained, se
     assert status == 200, text
     predictions = json.loads(text)["predictions"]
     if kind == "batch_dependent":
-        alone = finding["alone"]
-        assert _rows(alone["request"]) == 1 and _rows(finding["request"]) >= 2
-        _, alone_text = server.post(alone["request"])
-        assert json.loads(alone_text)["predictions"][0]["band"] != predictions[0]["band"]
+        other = finding["other"]
+        assert _rows(other["request"]) == _rows(finding["request"]) + 1
+        _, other_text = server.post(other["request"])
+        in_other = json.loads(other_text)["predictions"]
+        for row, position in other["rows"]:
+            assert in_other[position]["band"] != predictions[row]["band"]
     elif kind == "nondeterministic":
         assert json.loads(server.post(finding["request"])[1]) != json.loads(text)
     elif kind == "row_count":
@@ -221,8 +224,9 @@ def test_each_finding_names_its_column_and_its_request_reproduces_it(trained, se
 
 
 def test_findings_are_shrunk_to_small_requests(trained):
-    """hypothesis shrinks each request: one row where one shows it, two for a batch."""
-    assert _rows(trained("batch_dependent").finding("batch_dependent")["request"]) == 2
+    """hypothesis shrinks each request: one row where one shows it, two at most for a batch
+    dependence (a row is also compared inside another batch)."""
+    assert _rows(trained("batch_dependent").finding("batch_dependent")["request"]) <= 2
     for kind in ("unanswered", "nondeterministic", "row_count", "schema_mismatch"):
         assert _rows(trained(kind).finding(kind)["request"]) == 1, kind
 
@@ -337,7 +341,11 @@ def test_explore_seconds_stops_the_search_and_counts_the_requests(trained):
             forget(project)
 
     explore = report.explore
-    assert explore is not None and explore["status"] == "passed"
-    assert explore["stopped"] == "explore_seconds (1.0 s) reached"
+    assert explore is not None and explore["status"] == "incomplete"
+    requests = explore["requests"]
+    assert (
+        explore["stopped"]
+        == f"explore_seconds (1.0 s) reached after {requests} of 1000000 requests"
+    )
     assert explore["requests"] < 10**6 and explore["sent"] >= explore["requests"]
     assert explore["seconds"] < 10  # one request at most is sent past the budget

@@ -279,11 +279,15 @@ class Reply:
     #: Why the server did not answer 200: the model raised (400), the request was
     #: refused (400), or the answer could not be written as JSON (500).
     error: Exception | None = None
+    #: An ``MlflowException`` the model's own code raised (a nested pyfunc model
+    #: enforcing its schema): the server passes it on as it passes a refused request.
+    raised_in_model: bool = False
 
     @property
     def model_raised(self) -> bool:
-        """The server's 400 for an exception inside the model's ``predict``."""
-        return self.status == 400 and _MODEL_RAISED in self.text
+        """The model's ``predict`` raised: the server's 400 for any exception, or the
+        model's own ``MlflowException`` passed on."""
+        return self.raised_in_model or (self.status == 400 and _MODEL_RAISED in self.text)
 
 
 _MODEL_RAISED = "Encountered an unexpected error while evaluating the model"
@@ -302,10 +306,22 @@ def reply(model: PyFuncModel, body: str) -> Reply:
         response = answer_request(recorder, body)
     except MlflowException as error:
         status = error.get_http_status_code()
-        return Reply(status, error.serialize_as_json(), recorder.output, error)
+        inside = _raised_inside(error, compat.model_implementation(model))
+        return Reply(status, error.serialize_as_json(), recorder.output, error, inside)
     except Exception as error:  # noqa: BLE001 - the server answers any other error with a 500
         return Reply(500, "Internal Server Error", recorder.output, error)
     return Reply(response.status, response.response, recorder.output)
+
+
+def _raised_inside(error: BaseException, implementation: object) -> bool:
+    """Whether ``error`` came out of the model's implementation (past schema enforcement),
+    read from its traceback's frames, as :func:`failing_node` reads the node."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_locals.get("self") is implementation:
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 def served_cause(error: Exception) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -197,20 +196,17 @@ def _scalar(prediction: Any) -> Any:
     return prediction
 
 
-def _compare_column(predictions: list[Any], output: object, spec: Any, model_uri: str) -> None:
-    """The served values are the dry run's, row by row (floats to 1e-9, relatively)."""
+def _compare_column(predictions: list[Any], output: object, spec: ColSpec, model_uri: str) -> None:
+    """The served values are the dry run's, row by row (floats as precise as the column's type)."""
+    from kedro_mlflow_dryrun.answers import relative_tolerance, same
+
+    tolerance = relative_tolerance(spec.type)
     written = io.StringIO()
     compat.predictions_to_json(output, written)  # what the server would write for it
     expected = json.loads(written.getvalue())["predictions"]
     for row, (served, computed) in enumerate(zip(predictions, expected, strict=False)):
         served, computed = _scalar(served), _scalar(computed)
-        if isinstance(served, float) and isinstance(computed, float):
-            same = math.isclose(served, computed, rel_tol=1e-9) or (
-                math.isnan(served) and math.isnan(computed)
-            )
-        else:
-            same = served == computed
-        if not same:
+        if not same(served, computed, tolerance):
             raise ServeCheckError(
                 f"The logged model {model_uri} answered row {row} with {served!r}, but the "
                 f"inference pipeline returned {computed!r} for it in the dry run: the model "

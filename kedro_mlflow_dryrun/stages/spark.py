@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from kedro_mlflow_dryrun.answers import column_tolerances
 from kedro_mlflow_dryrun.errors import DryRunInternalError, SparkCheckError
 from kedro_mlflow_dryrun.report import ERROR, FAILED, PASSED, SKIPPED
 
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
 PARTITIONS = 2
-#: float32 columns go through Arrow and back: equal to about 7 digits.
-RELATIVE_TOLERANCE = 1e-6
 NO_SESSION = (
     "no SparkSession is active in this process, and 'spark_udf: auto' starts none. "
     "'spark_udf: always' in conf/<env>/dryrun.yml (or kedro dryrun --spark) starts a local one"
@@ -101,8 +100,9 @@ def _check(context: DryRunContext, session: SparkSession, origin: str) -> None:
             "the output schema the dry run infers (take 'signature' out of log_model_kwargs)."
         )
     answers = _as_udf_returns(served, schema)
+    tolerances = column_tolerances(schema)
     for row, (expected, got) in enumerate(zip(answers, scored.predictions, strict=True)):
-        column = _difference(expected, got)
+        column = _difference(expected, got, tolerances)
         if column is not None:
             raise where.answered_differently(row, column, expected, got, schema)
     context.report.spark = {
@@ -190,24 +190,29 @@ def _as_udf_returns(served: list[Any], schema: Schema | None) -> list[Any]:
     ]
 
 
-def _difference(expected: Any, got: Any) -> str | None:
-    """The first output column (``""`` for a single value) where the answers differ."""
+def _difference(expected: Any, got: Any, tolerances: dict[str | None, float]) -> str | None:
+    """The first output column (``""`` for a single value) where the answers differ; floats
+    as precise as their column's type (:mod:`kedro_mlflow_dryrun.answers`)."""
     if isinstance(expected, dict) and isinstance(got, dict):
         for name, value in expected.items():
-            if name not in got or not _same(value, got[name]):
+            if name not in got or not _same(value, got[name], tolerances.get(str(name))):
                 return str(name)
         return None
-    return None if _same(expected, got) else ""
+    # One column is returned as its value: its tolerance is the only one.
+    only = next(iter(tolerances.values())) if len(tolerances) == 1 else None
+    return None if _same(expected, got, only) else ""
 
 
-def _same(expected: Any, got: Any) -> bool:
+def _same(expected: Any, got: Any, relative: float | None = None) -> bool:
     """JSON's value and Spark's, equal as a client of each reads them."""
+    from kedro_mlflow_dryrun.answers import DOUBLE_RELATIVE, same_number
+
     if _missing(expected) or _missing(got):
         return _missing(expected) and _missing(got)
     if isinstance(expected, float | int) and isinstance(got, float | int):
         if isinstance(expected, bool) or isinstance(got, bool):
             return expected is got
-        return math.isclose(expected, got, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
+        return same_number(float(expected), float(got), relative or DOUBLE_RELATIVE)
     if isinstance(got, datetime) and isinstance(expected, str):
         import pandas as pd
 
@@ -215,9 +220,13 @@ def _same(expected: Any, got: Any) -> bool:
     if isinstance(got, bytes) and isinstance(expected, str):
         return base64.b64encode(got).decode() == expected
     if isinstance(expected, list) and isinstance(got, list):
-        return len(expected) == len(got) and all(map(_same, expected, got))
+        return len(expected) == len(got) and all(
+            _same(e, g, relative) for e, g in zip(expected, got, strict=True)
+        )
     if isinstance(expected, dict) and isinstance(got, dict):
-        return expected.keys() == got.keys() and all(_same(v, got[k]) for k, v in expected.items())
+        return expected.keys() == got.keys() and all(
+            _same(v, got[k], relative) for k, v in expected.items()
+        )
     return bool(expected == got)
 
 
@@ -277,7 +286,7 @@ class _Where:
         number = self.scored.partitions[row]
         rows = self.partition(number)
         alone = _as_udf_returns(_served(self.model, self.rows.iloc[rows]), schema)
-        if _difference(alone[rows.index(row)], got) is None:
+        if _difference(alone[rows.index(row)], got, column_tolerances(schema)) is None:
             return self._batch_dependent(row, number, len(rows), expected, got)
         spec = next((s for s in schema.inputs if s.name == column), None) if schema else None
         if spec is not None and not spec.required and _missing(_value(expected, column)):

@@ -1,0 +1,183 @@
+"""The search: hypothesis generates requests, the checks examine each, hypothesis shrinks.
+
+A failing check raises an exception of a class of its own finding (its kind, and for
+``unanswered`` its error and node), which hypothesis tells apart from the others
+(``report_multiple_bugs``): it goes on generating after the first finding and shrinks
+each on its own. Each is reported with the smallest request that showed it (fewest
+rows, then shortest body).
+
+Deterministic and quiet: ``derandomize`` (seeded from the test function), no example
+database, only the generate and shrink phases, no deadline, ``Verbosity.quiet``. The
+search is bounded by requests (``explore``); ``explore_seconds`` is a safety cap that
+cuts it, and a cut search says so (``incomplete``). What hypothesis stores (its
+Unicode tables) goes to the plugin's cache, never the project's directory, and the
+constants it would draw from the local modules imported so far are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kedro_mlflow_dryrun import compat
+from kedro_mlflow_dryrun.errors import DryRunInternalError
+from kedro_mlflow_dryrun.stages.explore.checks import CHECKS, CONCURRENT_REQUESTS, Case, Refused
+from kedro_mlflow_dryrun.stages.explore.findings import KINDS, Finding, rows
+from kedro_mlflow_dryrun.stages.explore.sender import OutOfTime, Sender
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from hypothesis.strategies import SearchStrategy
+    from mlflow.types import Schema
+
+
+class Found(Exception):
+    """A property broken; one subclass per finding, so that hypothesis shrinks each apart."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
+_FOUND: dict[str, type[Found]] = {}
+#: Searches at most: the first, and one more for each that found something new.
+PASSES = 3
+
+
+def _found(key: str) -> type[Found]:
+    if key not in _FOUND:
+        _FOUND[key] = type(f"Found_{len(_FOUND)}", (Found,), {"__doc__": key})
+    return _FOUND[key]
+
+
+@dataclass
+class Search:
+    """The served model, how its answers are compared, and what one search made of it."""
+
+    sender: Sender
+    outputs: Schema | None
+    tolerances: dict[str | None, float]
+    row_aligned: bool
+    companion: dict[str, Any] | list[Any] | None
+    requests: int = 0
+    rows: int = 0
+    #: Generated requests the input schema refused: a fault of the generator, not the model.
+    refused: dict[str, Any] | None = None
+    smallest: dict[str, Finding] = field(default_factory=dict)
+    #: Findings of earlier passes: a request showing one again passes, so that the search
+    #: goes on to other errors rather than shrinking the same one.
+    known: set[str] = field(default_factory=set)
+    #: Distinct requests answered alike in two batches, and that answer: for ``concurrent``.
+    stable: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
+
+    def examine(self, request: pd.DataFrame) -> None:
+        """One example: raises the first property the request breaks."""
+        from hypothesis import reject
+
+        from kedro_mlflow_dryrun.stages.explore.strategies import request_body
+
+        body = request_body(request)
+        first = self.sender.send(body)
+        self.requests += 1
+        self.rows += rows(body)
+        case = Case(
+            body,
+            first,
+            self.sender,
+            self.outputs,
+            self.tolerances,
+            self.row_aligned,
+            self.companion,
+        )
+        try:
+            finding = next((f for check in CHECKS if (f := check(case)) is not None), None)
+        except Refused as refused:
+            self._refused(body, str(refused))
+            reject()
+            return
+        if finding is None:
+            self._keep_if_stable(case)
+            return
+        kept = self.smallest.get(finding.key)
+        if kept is None or finding.size < kept.size:
+            self.smallest[finding.key] = finding
+        if finding.key not in self.known:
+            raise _found(finding.key)(finding)
+
+    def findings(self) -> list[Finding]:
+        """Each finding with its smallest request, in the order of the kinds."""
+        found = self.smallest.values()
+        return sorted(found, key=lambda finding: (KINDS.index(finding.kind), finding.key))
+
+    def _refused(self, body: dict[str, Any], answer: str) -> None:
+        refused = self.refused or {"count": 0, "first": {"request": body, "answer": answer}}
+        refused["count"] += 1
+        self.refused = refused
+
+    def _keep_if_stable(self, case: Case) -> None:
+        if len(self.stable) >= CONCURRENT_REQUESTS or not case.stable:
+            return
+        if all(body != case.body for body, _ in self.stable):
+            self.stable.append((case.body, case.predictions))
+
+
+def explore(search: Search, strategy: SearchStrategy[pd.DataFrame], examples: int) -> bool:
+    """Runs the search, again while a pass finds something new (hypothesis stops generating
+    soon after its first failure; a second distinct error would go unseen), at most
+    :data:`PASSES` times; returns whether ``explore_seconds`` cut it."""
+    for _ in range(PASSES):
+        search.known = set(search.smallest)
+        if _explored_once(search, strategy, examples):
+            return True
+        if set(search.smallest) == search.known:
+            return False
+    return False
+
+
+def _explored_once(search: Search, strategy: SearchStrategy[pd.DataFrame], examples: int) -> bool:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis.errors import Unsatisfiable
+
+    from kedro_mlflow_dryrun.adapters.environments import plugin_cache
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink),
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=True,
+    )
+    @given(strategy)
+    def generated(request: pd.DataFrame) -> None:
+        search.examine(request)
+
+    try:
+        with compat.hypothesis_isolated(plugin_cache("hypothesis")):
+            generated()
+    except OutOfTime:
+        return True
+    except Unsatisfiable as error:
+        raise DryRunInternalError(
+            "Explore: every request generated from the input schema was refused by MLflow's "
+            f"schema enforcement ({search.refused}); this is the plugin's fault, not the "
+            "model's.\nFix: set 'explore: 0' in conf/<env>/dryrun.yml and report it."
+        ) from error
+    except Exception as error:  # the findings, one or a group of them; else re-raised
+        if not search.smallest or not _findings_only(error):
+            raise
+    return False
+
+
+def _findings_only(error: BaseException) -> bool:
+    """Whether hypothesis raised the findings and nothing else: one, an exception group
+    (of groups) of them, or, before hypothesis had groups, its ``MultipleFailures``,
+    which printed them (quietly: not at all) rather than carried them."""
+    if isinstance(error, Found):
+        return True
+    inner = getattr(error, "exceptions", None)
+    if inner is not None:
+        return all(_findings_only(exception) for exception in inner)
+    return type(error).__name__ == "MultipleFailures"

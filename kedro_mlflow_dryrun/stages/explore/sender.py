@@ -1,0 +1,62 @@
+"""Sending: requests to the served model through the scoring server's ``invocations``.
+
+Every send is the model's own ``predict``, so sends are what explore costs; this is
+where they are counted, and where ``explore_seconds``, a safety cap, stops them.
+Requests sent at once go from as many threads as the server's thread pool would
+answer them in (``asyncio.to_thread``): the model's ``predict`` runs beside itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
+
+    from kedro_mlflow_dryrun.adapters.models import Reply
+
+
+class OutOfTime(BaseException):
+    """``explore_seconds`` reached: a BaseException, which hypothesis does not take for a
+    failing example but lets through, ending the search."""
+
+
+@dataclass
+class Sender:
+    """The served model, and what was sent to it."""
+
+    model: PyFuncModel
+    deadline: float
+    sent: int = 0
+
+    def send(self, body: dict[str, Any]) -> Reply:
+        """The server's reply to one request; past the deadline, :class:`OutOfTime`."""
+        from kedro_mlflow_dryrun.adapters.models import reply
+
+        if time.perf_counter() > self.deadline:
+            raise OutOfTime
+        self.sent += 1
+        return reply(self.model, json.dumps(body, allow_nan=False))
+
+    def send_concurrently(self, bodies: list[dict[str, Any]]) -> list[Reply]:
+        """The server's replies to requests sent at once, in the order of ``bodies``."""
+        if time.perf_counter() > self.deadline:
+            raise OutOfTime
+        with ThreadPoolExecutor(max_workers=len(bodies) or 1) as pool:
+            replies = list(pool.map(self._unbounded, bodies))
+        self.sent += len(bodies)
+        return replies
+
+    def _unbounded(self, body: dict[str, Any]) -> Reply:
+        from kedro_mlflow_dryrun.adapters.models import reply
+
+        return reply(self.model, json.dumps(body, allow_nan=False))
+
+
+def decoded(answered: Reply) -> Any:
+    """The predictions of a 200 answer; otherwise its text."""
+    return json.loads(answered.text)["predictions"] if answered.status == 200 else answered.text
