@@ -59,13 +59,13 @@ from kedro_mlflow_dryrun.errors import DryRunInternalError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
 if TYPE_CHECKING:
-    import pandas as pd
     from hypothesis.strategies import SearchStrategy
     from mlflow.pyfunc import PyFuncModel
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.adapters.models import Reply
     from kedro_mlflow_dryrun.context import DryRunContext
+    from kedro_mlflow_dryrun.stages.explore.body import Request
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
@@ -130,14 +130,20 @@ def replay(body: dict[str, Any]) -> str:
 
 def run(context: DryRunContext) -> None:
     """Sends the requests, records the section ``explore``, and warns or fails on findings."""
-    from kedro_mlflow_dryrun.stages.explore.strategies import UnsupportedSchemaError, requests
+    from kedro_mlflow_dryrun.stages.explore.strategies import (
+        UnsupportedSchemaError,
+        requests,
+        silent_changes,
+    )
 
     config, report = context.config, context.report
     reason = _why_not(context)
     if reason is None:
         assert context.signature is not None and context.served_input is not None
         try:
-            strategy = requests(context.signature.inputs, context.served_input)
+            strategy = requests(
+                context.signature.inputs, context.served_input, context.signature.params
+            )
         except UnsupportedSchemaError as error:
             reason = str(error)
     if reason is not None:
@@ -180,6 +186,10 @@ def run(context: DryRunContext) -> None:
     }
     if search.refused is not None:
         section["refused"] = search.refused
+    section["schema_warnings"] = silent_changes(context.signature.inputs)
+    for warning in section["schema_warnings"]:
+        report.warnings.append(f"Explore: {warning}")
+        logger.warning("Explore: %s", warning)
     report.explore = section
     head = _headline(search, len(findings), seconds, stopped)
     for warning in warnings:
@@ -282,7 +292,7 @@ class _Search:
     refused: dict[str, Any] | None = None
     smallest: dict[Kind, Finding] = field(default_factory=dict)
 
-    def examine(self, request: pd.DataFrame) -> None:
+    def examine(self, request: Request) -> None:
         """One example: raises the first property the request breaks."""
         from kedro_mlflow_dryrun.stages.explore.strategies import request_body
 
@@ -306,9 +316,9 @@ class _Search:
         self.sent += 1
         return reply(self.model, json.dumps(body, allow_nan=False))
 
-    def _check(self, request: pd.DataFrame, body: dict[str, Any], first: Reply) -> Finding | None:
-        from kedro_mlflow_dryrun.stages.serve import output_mismatch
+    def _check(self, request: Request, body: dict[str, Any], first: Reply) -> Finding | None:
         from kedro_mlflow_dryrun.stages.explore.strategies import request_body
+        from kedro_mlflow_dryrun.stages.serve import output_mismatch
 
         if first.status != 200:
             return self._unanswered(body, first)
@@ -336,9 +346,9 @@ class _Search:
                 first.status,
                 first.text,
             )
-        if rows == 1 or not self.row_aligned:
+        if rows <= 1 or not self.row_aligned:
             return self._twice(body, first, self._send(body)) or self._non_finite(body, first)
-        alone_body = request_body(request.iloc[:1])
+        alone_body = request_body(request.rows([0]))
         alone = self._send(alone_body)
         if alone.status != 200:
             return self._unanswered(alone_body, alone)
@@ -436,7 +446,7 @@ class _Search:
 
 
 def _explore(
-    search: _Search, strategy: SearchStrategy[pd.DataFrame], examples: int
+    search: _Search, strategy: SearchStrategy[Request], examples: int
 ) -> tuple[list[Finding], bool]:
     """Runs the search; returns each kind found with its smallest request, and whether
     ``explore_seconds`` stopped it."""
@@ -457,7 +467,7 @@ def _explore(
         report_multiple_bugs=True,
     )
     @given(strategy)
-    def explore(request: pd.DataFrame) -> None:
+    def explore(request: Request) -> None:
         search.examine(request)
 
     stopped = False
