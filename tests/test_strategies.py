@@ -28,6 +28,7 @@ from kedro_mlflow_dryrun.stages.explore.strategies import (
     UnsupportedSchemaError,
     request_body,
     requests,
+    silent_changes,
 )
 
 # In-process and quick: also run on the lowest versions, hypothesis's floor included.
@@ -455,3 +456,68 @@ def test_a_tensor_schema_gets_the_sample_rows_in_new_shapes(data: st.DataObject)
     assert served(schema, request).shape == (len(request), 2) and len(request) >= 1
     with pytest.raises(UnsupportedSchemaError):
         requests(schema, sample.iloc[:0])
+
+
+#: Per column type the warning is about: a value, and what the model receives for it.
+SILENTLY_CHANGED = {
+    "integer": (2**31, -(2**31)),
+    "float": (1e39, float("inf")),
+    "boolean": (None, False),
+}
+
+
+@pytest.mark.parametrize("column_type", list(SILENTLY_CHANGED))
+def test_a_value_the_server_changes_silently_is_a_schema_warning(column_type: str) -> None:
+    """The warning says what a client would see: HTTP 200, and the model got another value."""
+    schema = Schema([ColSpec("double", "price"), ColSpec(column_type, "x")])
+    sent, received_value = SILENTLY_CHANGED[column_type]
+
+    (warning,) = silent_changes(schema)
+    assert warning.startswith(f"Input column 'x' ({column_type}): ")
+    assert "\nFix: log the column as " in warning
+    body = {"dataframe_split": {"columns": ["price", "x"], "data": [[1.0, sent]]}}
+    keeper = _Keeper()
+    model = PyFuncModel(Model(signature=ModelSignature(inputs=schema)), keeper)
+    reply = invocations(json.dumps(body), CONTENT_TYPE_JSON, model, schema)
+    assert reply.status == 200
+    assert keeper.received["x"].tolist() == [received_value]
+
+
+def test_columns_the_server_hands_over_as_sent_get_no_warning() -> None:
+    assert silent_changes(Schema(SCHEMA.inputs[:3])) == []  # long, double, string
+    assert silent_changes(Schema([TensorSpec(np.dtype("float32"), (-1, 2))])) == []
+
+
+PARAMS = ParamSchema(
+    [
+        ParamSpec("currency", DataType.string, "EUR"),
+        ParamSpec("horizon", DataType.long, 12),
+        ParamSpec("runner", DataType.string, "SequentialRunner"),
+    ]
+)
+
+
+def test_params_are_sent_around_and_away_from_their_defaults() -> None:
+    strategy = requests(Schema(SCHEMA.inputs[:3]), SAMPLE[["rooms", "surface", "city"]], PARAMS)
+
+    def found(condition: Any) -> dict[str, object]:
+        request = find(strategy, lambda r: condition(r.params), settings=REACHES)
+        body = request_body(request)
+        assert body["params"] == request.params  # top-level, beside dataframe_split
+        return dict(request.params)
+
+    found(lambda p: p.get("currency") not in (None, "EUR"))
+    for horizon in (11, 13, 0):
+        found(lambda p, horizon=horizon: p.get("horizon") == horizon)
+    found(lambda p: p.get("horizon", 12) > 13)
+    assert found(lambda p: "runner" in p)["runner"] in ("SequentialRunner", "ThreadRunner")
+    found(lambda p: p.get("runner") == "ThreadRunner")
+    shrunk = find(strategy, lambda r: len(r.params) > 0, settings=QUICK)
+    assert len(shrunk.params) == 1, shrunk.params  # one param at a time
+
+
+@settings(QUICK, max_examples=100)
+@given(requests(SCHEMA, SAMPLE, PARAMS))
+def test_the_runner_param_names_only_kedro_in_process_runners(request: Request) -> None:
+    assert request.params.get("runner", "SequentialRunner") in ("SequentialRunner", "ThreadRunner")
+    assert ("params" in request_body(request)) == bool(request.params)
