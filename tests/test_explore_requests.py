@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_explore import train
+from test_explore import Trained, train
 
-from support import MlflowView, Project, ServedModel, example_copy, models_serve
+from support import Project, ServedModel, example_copy, models_serve
 
 NULL_IN_REQUIRED = """
     _designed = design_matrix
@@ -72,24 +71,8 @@ MODELS: dict[str, tuple[str, Callable[[Project], None] | None]] = {
 MODEL_RAISED = "Encountered an unexpected error while evaluating the model"
 
 
-@dataclass
-class Trained:
-    project: Project
-    view: MlflowView
-
-    @property
-    def explore(self) -> dict[str, Any]:
-        assert self.view.report is not None
-        return self.view.report["explore"]
-
-    @property
-    def model_uri(self) -> str:
-        return f"models:/{self.view.models[0].model_id}"
-
-    def finding(self, kind: str) -> dict[str, Any]:
-        found = [finding for finding in self.explore["findings"] if finding["kind"] == kind]
-        assert len(found) == 1, self.explore
-        return found[0]
+def _model_uri(model: Trained) -> str:
+    return f"models:/{model.view.models[0].model_id}"
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +106,7 @@ def serve(
                 model = trained(kind)
                 root: Path = tmp_path_factory.mktemp(f"serve-{kind}")
                 servers[kind] = stack.enter_context(
-                    models_serve(model.model_uri, model.project.tracking_uri, root)
+                    models_serve(_model_uri(model), model.project.tracking_uri, root)
                 )
             return servers[kind]
 
