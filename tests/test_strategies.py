@@ -15,101 +15,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, assume, find, given, settings
+from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
-from mlflow.models import Model, ModelSignature
-from mlflow.pyfunc import PyFuncModel
-from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType, Array, Map, Object, Property
+from served_path import (
+    QUICK,
+    REACHES,
+    SAMPLE,
+    SCHEMA,
+    cells,
+    missing,
+    numbers,
+    served,
+    served_with_params,
+)
 
 from kedro_mlflow_dryrun.stages.explore.strategies import (
     Request,
     UnsupportedSchemaError,
     request_body,
     requests,
-    silent_changes,
 )
 
 # In-process and quick: also run on the lowest versions, hypothesis's floor included.
 pytestmark = pytest.mark.lowest
-
-#: No example database: nothing of these tests is replayed, nothing is written.
-QUICK = settings(
-    database=None,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-#: Whether generation reaches a kind of request at all: the first one found will do.
-REACHES = settings(QUICK, phases=[Phase.generate], max_examples=300)
-
-# A house-prices sample: what training showed of each column.
-SCHEMA = Schema(
-    [
-        ColSpec("long", "rooms"),
-        ColSpec("double", "surface"),
-        ColSpec("string", "city"),
-        ColSpec("boolean", "garden"),
-        ColSpec("datetime", "listed"),
-        ColSpec("long", "floor", required=False),
-        ColSpec("double", "rating", required=False),
-    ]
-)
-SAMPLE = pd.DataFrame(
-    {
-        "rooms": [1, 3, 5],
-        "surface": [20.5, 80.0, 120.0],
-        "city": ["Paris", "Lyon", "Nice"],
-        "garden": [True, False, True],
-        "listed": pd.to_datetime(["2020-01-01", "2021-06-15", "2022-12-31"]),
-        "floor": [0, 2, 4],
-        "rating": [4.5, np.nan, 3.0],
-    }
-)
-
-
-class _Keeper:
-    """A model that keeps what the scoring server handed it, and answers one row per row."""
-
-    received: pd.DataFrame
-    params: dict[str, Any] | None
-
-    def predict(self, data: pd.DataFrame, params: dict[str, Any] | None = None) -> list[int]:
-        self.received, self.params = data, params
-        return [0] * len(data)
-
-
-def served_with_params(
-    schema: Schema, request: Request, params: ParamSchema | None = None
-) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-    """What a model served with that signature receives for ``request``, sent as its JSON
-    body: the rows, and the params with the defaults filled in."""
-    keeper = _Keeper()
-    model = PyFuncModel(Model(signature=ModelSignature(inputs=schema, params=params)), keeper)
-    text = json.dumps(request_body(request), allow_nan=False)
-    reply = invocations(text, CONTENT_TYPE_JSON, model, schema)
-    assert reply.status == 200, reply.response
-    assert json.loads(reply.response) == {"predictions": [0] * len(request)}
-    return keeper.received, keeper.params
-
-
-def served(schema: Schema, request: Request) -> pd.DataFrame:
-    return served_with_params(schema, request)[0]
-
-
-def cells(column: pd.Series) -> list[object]:
-    return [None if _missing(v) else v for v in column.tolist()]
-
-
-def numbers(column: pd.Series) -> pd.Series:
-    """A column of numbers sent as floats, ints or nulls, as floats (nulls as NaN)."""
-    return pd.to_numeric(column).astype(float)
-
-
-def _missing(value: object) -> bool:
-    return value is None or (np.isscalar(value) and bool(pd.isna(value)))
-
 
 # Schemas of every MLflow column type, and samples consistent with them.
 
@@ -276,7 +206,7 @@ def test_every_request_is_accepted_as_sent_and_keeps_its_rows(data: st.DataObjec
             if column.required:
                 assert column.name in frame.columns
             if column.name in frame and column.type in NO_NULL:  # the server refuses it or
-                assert not frame[column.name].map(_missing).any(), column  # reads it as False
+                assert not frame[column.name].map(missing).any(), column  # reads it as False
             if column.name in frame and isinstance(column.type, DataType):
                 sent, got = cells(frame[column.name]), cells(received[column.name])
                 assert got == sent, column  # no value wrapped, rounded or reparsed
@@ -456,68 +386,3 @@ def test_a_tensor_schema_gets_the_sample_rows_in_new_shapes(data: st.DataObject)
     assert served(schema, request).shape == (len(request), 2) and len(request) >= 1
     with pytest.raises(UnsupportedSchemaError):
         requests(schema, sample.iloc[:0])
-
-
-#: Per column type the warning is about: a value, and what the model receives for it.
-SILENTLY_CHANGED = {
-    "integer": (2**31, -(2**31)),
-    "float": (1e39, float("inf")),
-    "boolean": (None, False),
-}
-
-
-@pytest.mark.parametrize("column_type", list(SILENTLY_CHANGED))
-def test_a_value_the_server_changes_silently_is_a_schema_warning(column_type: str) -> None:
-    """The warning says what a client would see: HTTP 200, and the model got another value."""
-    schema = Schema([ColSpec("double", "price"), ColSpec(column_type, "x")])
-    sent, received_value = SILENTLY_CHANGED[column_type]
-
-    (warning,) = silent_changes(schema)
-    assert warning.startswith(f"Input column 'x' ({column_type}): ")
-    assert "\nFix: log the column as " in warning
-    body = {"dataframe_split": {"columns": ["price", "x"], "data": [[1.0, sent]]}}
-    keeper = _Keeper()
-    model = PyFuncModel(Model(signature=ModelSignature(inputs=schema)), keeper)
-    reply = invocations(json.dumps(body), CONTENT_TYPE_JSON, model, schema)
-    assert reply.status == 200
-    assert keeper.received["x"].tolist() == [received_value]
-
-
-def test_columns_the_server_hands_over_as_sent_get_no_warning() -> None:
-    assert silent_changes(Schema(SCHEMA.inputs[:3])) == []  # long, double, string
-    assert silent_changes(Schema([TensorSpec(np.dtype("float32"), (-1, 2))])) == []
-
-
-PARAMS = ParamSchema(
-    [
-        ParamSpec("currency", DataType.string, "EUR"),
-        ParamSpec("horizon", DataType.long, 12),
-        ParamSpec("runner", DataType.string, "SequentialRunner"),
-    ]
-)
-
-
-def test_params_are_sent_around_and_away_from_their_defaults() -> None:
-    strategy = requests(Schema(SCHEMA.inputs[:3]), SAMPLE[["rooms", "surface", "city"]], PARAMS)
-
-    def found(condition: Any) -> dict[str, object]:
-        request = find(strategy, lambda r: condition(r.params), settings=REACHES)
-        body = request_body(request)
-        assert body["params"] == request.params  # top-level, beside dataframe_split
-        return dict(request.params)
-
-    found(lambda p: p.get("currency") not in (None, "EUR"))
-    for horizon in (11, 13, 0):
-        found(lambda p, horizon=horizon: p.get("horizon") == horizon)
-    found(lambda p: p.get("horizon", 12) > 13)
-    assert found(lambda p: "runner" in p)["runner"] in ("SequentialRunner", "ThreadRunner")
-    found(lambda p: p.get("runner") == "ThreadRunner")
-    shrunk = find(strategy, lambda r: len(r.params) > 0, settings=QUICK)
-    assert len(shrunk.params) == 1, shrunk.params  # one param at a time
-
-
-@settings(QUICK, max_examples=100)
-@given(requests(SCHEMA, SAMPLE, PARAMS))
-def test_the_runner_param_names_only_kedro_in_process_runners(request: Request) -> None:
-    assert request.params.get("runner", "SequentialRunner") in ("SequentialRunner", "ThreadRunner")
-    assert ("params" in request_body(request)) == bool(request.params)

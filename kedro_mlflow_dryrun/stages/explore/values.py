@@ -40,7 +40,7 @@ UNSEEN_STRINGS = ("", "Zürich, 東京 ✓ 🙂", "x" * 1000)
 #: Datetimes when the sample shows none: the span pandas' nanoseconds can hold, roughly.
 DEFAULT_SPAN = (datetime.datetime(1900, 1, 1), datetime.datetime(2200, 1, 1))
 #: How far before and after the training span datetimes go when it is a single instant.
-_MIN_SPAN = pd.Timedelta(days=1)
+_MIN_SPAN = datetime.timedelta(days=1)
 
 INT_BOUNDS = {
     DataType.integer: (-(2**31), 2**31 - 1),
@@ -191,18 +191,17 @@ def _scalars(data_type: DataType, seen: list[Any]) -> st.SearchStrategy[Any]:
 
 def _datetimes(seen: list[Any]) -> st.SearchStrategy[pd.Timestamp]:
     """The observed bounds, then the span widened by its width on both sides: before
-    training, and after it, where a model in production gets its requests."""
+    training, and after it, where a model in production gets its requests. Computed with
+    Python's datetimes: a span of centuries overflows pandas' nanoseconds."""
     if not seen:
-        first, last = pd.Timestamp(DEFAULT_SPAN[0]), pd.Timestamp(DEFAULT_SPAN[1])
-        return st.datetimes(first.to_pydatetime(), last.to_pydatetime()).map(pd.Timestamp)
-    first, last = pd.Timestamp(min(seen)), pd.Timestamp(max(seen))
+        return st.datetimes(*DEFAULT_SPAN).map(pd.Timestamp)
+    first = pd.Timestamp(min(seen)).floor("us").to_pydatetime()
+    last = pd.Timestamp(max(seen)).floor("us").to_pydatetime()
     width = max(last - first, _MIN_SPAN)
-    earliest = max(first - width, pd.Timestamp(DEFAULT_SPAN[0]))
-    latest = min(last + width, pd.Timestamp(DEFAULT_SPAN[1]))
-    around = [first, last, earliest, latest]
-    span = st.datetimes(
-        earliest.floor("us").to_pydatetime(), latest.floor("us").to_pydatetime()
-    ).map(pd.Timestamp)
+    earliest = min(max(first - width, DEFAULT_SPAN[0]), first)
+    latest = max(min(last + width, DEFAULT_SPAN[1]), last)
+    around = [pd.Timestamp(t) for t in (first, last, earliest, latest)]
+    span = st.datetimes(earliest, latest).map(pd.Timestamp)
     return st.one_of(st.sampled_from(distinct(around)), span)
 
 
