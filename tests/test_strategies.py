@@ -15,15 +15,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, assume, find, given, settings
+from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
-from mlflow.models import Model, ModelSignature
-from mlflow.pyfunc import PyFuncModel
-from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
-from mlflow.types import ColSpec, DataType, Schema, TensorSpec
+from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType, Array, Map, Object, Property
+from served_path import (
+    QUICK,
+    REACHES,
+    SAMPLE,
+    SCHEMA,
+    cells,
+    missing,
+    numbers,
+    served,
+    served_with_params,
+)
 
 from kedro_mlflow_dryrun.stages.explore.strategies import (
+    Request,
     UnsupportedSchemaError,
     request_body,
     requests,
@@ -31,69 +40,6 @@ from kedro_mlflow_dryrun.stages.explore.strategies import (
 
 # In-process and quick: also run on the lowest versions, hypothesis's floor included.
 pytestmark = pytest.mark.lowest
-
-#: No example database: nothing of these tests is replayed, nothing is written.
-QUICK = settings(
-    database=None,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-#: Whether generation reaches a kind of request at all: the first one found will do.
-REACHES = settings(QUICK, phases=[Phase.generate], max_examples=300)
-
-# A house-prices sample: what training showed of each column.
-SCHEMA = Schema(
-    [
-        ColSpec("long", "rooms"),
-        ColSpec("double", "surface"),
-        ColSpec("string", "city"),
-        ColSpec("boolean", "garden"),
-        ColSpec("datetime", "listed"),
-        ColSpec("long", "floor", required=False),
-        ColSpec("double", "rating", required=False),
-    ]
-)
-SAMPLE = pd.DataFrame(
-    {
-        "rooms": [1, 3, 5],
-        "surface": [20.5, 80.0, 120.0],
-        "city": ["Paris", "Lyon", "Nice"],
-        "garden": [True, False, True],
-        "listed": pd.to_datetime(["2020-01-01", "2021-06-15", "2022-12-31"]),
-        "floor": [0, 2, 4],
-        "rating": [4.5, np.nan, 3.0],
-    }
-)
-
-
-class _Keeper:
-    """A model that keeps what the scoring server handed it, and answers one row per row."""
-
-    received: pd.DataFrame
-
-    def predict(self, data: pd.DataFrame, params: dict[str, Any] | None = None) -> list[int]:
-        self.received = data
-        return [0] * len(data)
-
-
-def served(schema: Schema, request: pd.DataFrame) -> pd.DataFrame:
-    """What a model served with ``schema`` receives for ``request``, sent as its JSON body."""
-    keeper = _Keeper()
-    model = PyFuncModel(Model(signature=ModelSignature(inputs=schema)), keeper)
-    text = json.dumps(request_body(request), allow_nan=False)
-    reply = invocations(text, CONTENT_TYPE_JSON, model, schema)
-    assert reply.status == 200, reply.response
-    return keeper.received
-
-
-def cells(column: pd.Series) -> list[object]:
-    return [None if _missing(v) else v for v in column.tolist()]
-
-
-def _missing(value: object) -> bool:
-    return value is None or (np.isscalar(value) and bool(pd.isna(value)))
-
 
 # Schemas of every MLflow column type, and samples consistent with them.
 
@@ -198,30 +144,82 @@ def schemas_and_samples(draw: st.DrawFn) -> tuple[Schema, pd.DataFrame]:
     return Schema(columns), pd.DataFrame(sample, index=range(rows))
 
 
+#: Param types a ParamSchema holds (binary params are refused by MLflow), and defaults.
+_PARAM_DEFAULTS: dict[DataType, st.SearchStrategy[Any]] = {
+    DataType.integer: st.integers(-100, 100),
+    DataType.long: st.integers(-(2**40), 2**40),
+    DataType.float: st.floats(-1e3, 1e3, width=32),
+    DataType.double: st.floats(-1e9, 1e9),
+    DataType.string: st.text(max_size=5),
+    DataType.boolean: st.booleans(),
+    DataType.datetime: st.datetimes(datetime.datetime(1990, 1, 1), datetime.datetime(2100, 1, 1)),
+}
+
+
+@st.composite
+def param_schemas(draw: st.DrawFn) -> ParamSchema | None:
+    """A ParamSchema of scalar and list params of every type, kedro-mlflow's ``runner`` among
+    them sometimes; or none."""
+    if draw(st.booleans()):
+        return None
+    specs = (
+        [ParamSpec("runner", DataType.string, "SequentialRunner")] if draw(st.booleans()) else []
+    )
+    for i in range(draw(st.integers(0, 3))):
+        data_type = draw(st.sampled_from(list(_PARAM_DEFAULTS)))
+        listed = draw(st.booleans())
+        default = draw(
+            st.lists(_PARAM_DEFAULTS[data_type], max_size=3)
+            if listed
+            else _PARAM_DEFAULTS[data_type]
+        )
+        specs.append(ParamSpec(f"p{i}", data_type, default, shape=(-1,) if listed else None))
+    return ParamSchema(specs)
+
+
+def as_received(value: Any, data_type: DataType) -> Any:
+    """A param value sent in JSON as the model receives it: a datetime parsed back."""
+    if isinstance(value, list):
+        return [as_received(item, data_type) for item in value]
+    if data_type == DataType.datetime:
+        return pd.Timestamp(value).to_pydatetime()
+    return value
+
+
 @settings(QUICK, max_examples=80)
 @given(st.data())
 def test_every_request_is_accepted_as_sent_and_keeps_its_rows(data: st.DataObject) -> None:
     schema, sample = data.draw(schemas_and_samples(), label="schema and sample")
+    params = data.draw(param_schemas(), label="params")
     try:
-        strategy = requests(schema, sample)
+        strategy = requests(schema, sample, params)
     except UnsupportedSchemaError:
         assume(False)
     for _ in range(3):
         request = data.draw(strategy, label="request")
-        received = served(schema, request)
+        received, received_params = served_with_params(schema, request, params)
 
-        assert 1 <= len(received) == len(request) <= 10
-        assert list(received.columns) == list(request.columns)
+        frame = request.frame
+        assert 0 <= len(received) == len(frame) <= 10
+        assert list(received.columns) == list(frame.columns)
         for column in schema.inputs:
             if column.required:
-                assert column.name in request.columns
-            if column.required and not isinstance(column.type, AnyType):  # any: null is a value
-                assert not request[column.name].map(_missing).any(), column
-            if column.name in request and isinstance(column.type, DataType):
-                sent, got = cells(request[column.name]), cells(received[column.name])
-                if column.type == DataType.boolean:  # the server reads a null as False
-                    got = [g if s is not None else None for s, g in zip(sent, got, strict=True)]
+                assert column.name in frame.columns
+            if column.name in frame and column.type in NO_NULL:  # the server refuses it or
+                assert not frame[column.name].map(missing).any(), column  # reads it as False
+            if column.name in frame and isinstance(column.type, DataType):
+                sent, got = cells(frame[column.name]), cells(received[column.name])
                 assert got == sent, column  # no value wrapped, rounded or reparsed
+        for spec in params.params if params is not None else []:
+            sent = request.params.get(spec.name, spec.default)
+            assert received_params is not None
+            assert received_params[spec.name] == as_received(sent, spec.dtype), spec
+            if spec.name == "runner":
+                assert sent in ("SequentialRunner", "ThreadRunner")
+
+
+#: Types a null never reaches the model in.
+NO_NULL = (DataType.integer, DataType.long, DataType.binary, DataType.boolean)
 
 
 # Numbers at the limits of their type: the server would wrap or overflow one beyond.
@@ -247,17 +245,15 @@ LIMITS_SAMPLE = pd.DataFrame(
 
 @settings(QUICK, max_examples=60)
 @given(requests(LIMITS, LIMITS_SAMPLE))
-def test_numbers_at_the_limits_of_their_type_reach_the_model_unchanged(
-    request: pd.DataFrame,
-) -> None:
+def test_numbers_at_the_limits_of_their_type_reach_the_model_unchanged(request: Request) -> None:
     received = served(LIMITS, request)
-    for name in request.columns:
-        assert cells(received[name]) == cells(request[name]), name
+    for name in request.frame.columns:
+        assert cells(received[name]) == cells(request.frame[name]), name
 
 
 def test_generation_covers_what_a_served_model_meets() -> None:
     def found(condition: Any) -> pd.DataFrame:
-        return find(requests(SCHEMA, SAMPLE), condition, settings=REACHES)
+        return find(requests(SCHEMA, SAMPLE), lambda r: condition(r.frame), settings=REACHES).frame
 
     found(lambda r: len(r) == 1)
     assert len(found(lambda r: len(r) >= 10)) == 10
@@ -265,27 +261,38 @@ def test_generation_covers_what_a_served_model_meets() -> None:
     for rooms in (0, 2, 4, 6):
         assert rooms in found(lambda r, rooms=rooms: (r["rooms"] == rooms).any())["rooms"].tolist()
     # numbers beyond the observed range, within its width, and 0
-    assert found(lambda r: (r["surface"] > 120.0).any())["surface"].max() <= 120.0 + 99.5
-    assert found(lambda r: (r["surface"] < 20.5).any())["surface"].min() >= 20.5 - 99.5
-    assert 0.0 in found(lambda r: (r["surface"] == 0).any())["surface"].tolist()
+    surface = "surface"
+    assert numbers(found(lambda r: (numbers(r[surface]) > 120.0).any())[surface]).max() <= 219.5
+    assert numbers(found(lambda r: (numbers(r[surface]) < 20.5).any())[surface]).min() >= -79
+    assert 0.0 in found(lambda r: (r[surface] == 0).any())[surface].tolist()
     # strings training never had: empty, non-ASCII, long
     found(lambda r: (r["city"] == "").any())
-    found(lambda r: r["city"].map(lambda c: not c.isascii()).any())
-    found(lambda r: r["city"].map(len).max() >= 1000)
+    found(lambda r: r["city"].map(lambda c: isinstance(c, str) and not c.isascii()).any())
+    found(lambda r: r["city"].map(lambda c: isinstance(c, str) and len(c) >= 1000).any())
     found(lambda r: (~r["city"].isin(SAMPLE["city"])).any())
-    # optional columns absent, and null where a null reaches the model
+    # optional columns absent, and null where a null reaches the model, required or not
     assert "floor" not in found(lambda r: "floor" not in r.columns).columns
     found(lambda r: "rating" in r.columns and r["rating"].isna().any())
-    # booleans both ways, datetimes
+    for required in ("surface", "city", "listed"):
+        found(lambda r, required=required: r[required].isna().any())
+    # no row at all: the server answers a sound model's empty request
+    assert found(lambda r: len(r) == 0).columns.tolist() == list(SAMPLE.columns)
+    # booleans both ways, datetimes before and after the training span (1095 days)
     found(lambda r: (~r["garden"].astype(bool)).any())
     found(lambda r: (~r["listed"].isin(SAMPLE["listed"])).any())
+    found(lambda r: (r["listed"] > SAMPLE["listed"].max()).any())
+    found(lambda r: (r["listed"] < SAMPLE["listed"].min()).any())
+    # values of another JSON type that enforcement converts: a number in a string column
+    # (it reaches the model as a number), a whole double sent as a JSON integer
+    found(lambda r: r["city"].map(lambda c: isinstance(c, int | float)).any())
+    found(lambda r: r["surface"].map(lambda v: type(v) is int).any())
 
 
 def test_sample_rows_are_mixed_with_generated_rows() -> None:
-    sample_rows = {tuple(row) for row in request_body(SAMPLE)["dataframe_split"]["data"]}  # type: ignore[index]
+    sample_rows = {tuple(row) for row in request_body(Request(SAMPLE))["dataframe_split"]["data"]}  # type: ignore[index]
 
-    def mixed(request: pd.DataFrame) -> bool:
-        if list(request.columns) != list(SAMPLE.columns):
+    def mixed(request: Request) -> bool:
+        if list(request.frame.columns) != list(SAMPLE.columns):
             return False
         rows = [tuple(row) for row in request_body(request)["dataframe_split"]["data"]]  # type: ignore[index]
         return any(r in sample_rows for r in rows) and any(r not in sample_rows for r in rows)
@@ -295,20 +302,25 @@ def test_sample_rows_are_mixed_with_generated_rows() -> None:
 
 @settings(QUICK, max_examples=100)
 @given(requests(SCHEMA, SAMPLE))
-def test_values_stay_where_the_sample_shows_them(request: pd.DataFrame) -> None:
-    assert request["listed"].dropna().between(SAMPLE["listed"].min(), SAMPLE["listed"].max()).all()
-    assert request["surface"].between(20.5 - 99.5, 120.0 + 99.5).all()
-    assert request["rooms"].between(1 - 4, 5 + 4).all()
-    assert "floor" not in request or request["floor"].notna().all()  # long: left out, never null
+def test_values_stay_around_what_the_sample_shows(request: Request) -> None:
+    """Within the observed range widened by its width on both sides."""
+    frame, span = request.frame, SAMPLE["listed"].max() - SAMPLE["listed"].min()
+    listed = frame["listed"].dropna()
+    assert listed.between(SAMPLE["listed"].min() - span, SAMPLE["listed"].max() + span).all()
+    assert numbers(frame["surface"]).dropna().between(20.5 - 99.5, 120.0 + 99.5).all()
+    assert frame["rooms"].between(1 - 4, 5 + 4).all()
+    assert "floor" not in frame or frame["floor"].notna().all()  # long: left out, never null
 
 
 def test_a_request_shrinks_toward_one_sample_row() -> None:
     """A finding is reported with the smallest request that shows it."""
     schema, sample = Schema(SCHEMA.inputs[:3]), SAMPLE[["rooms", "surface", "city"]]
-    many_rooms = find(requests(schema, sample), lambda r: (r["rooms"] > 5).any(), settings=QUICK)
+    many_rooms = find(
+        requests(schema, sample), lambda r: (r.frame["rooms"] > 5).any(), settings=QUICK
+    )
 
     rows = request_body(many_rooms)["dataframe_split"]["data"]  # type: ignore[index]
-    first = request_body(sample.iloc[[0]])["dataframe_split"]["data"][0]  # type: ignore[index]
+    first = request_body(Request(sample.iloc[[0]]))["dataframe_split"]["data"][0]  # type: ignore[index]
     # one row: the sample's first with 6 rooms, one step outside the observed 1, 3, 5
     # (older hypothesis versions may leave a copy of the first sample row beside it)
     assert [row for row in rows if row != first] == [[6, *first[1:]]]
@@ -320,7 +332,7 @@ def test_the_same_requests_on_every_run() -> None:
 
         @settings(QUICK, max_examples=20)
         @given(requests(SCHEMA, SAMPLE))
-        def collect(request: pd.DataFrame) -> None:
+        def collect(request: Request) -> None:
             made.append(request_body(request))
 
         collect()
@@ -338,7 +350,7 @@ def test_request_body_is_strict_json_as_the_server_reads_it() -> None:
             "city": ["Zürich", None],
         }
     )
-    body = request_body(request)
+    body = request_body(Request(request))
 
     assert json.loads(json.dumps(body, allow_nan=False)) == {
         "dataframe_split": {
@@ -350,7 +362,7 @@ def test_request_body_is_strict_json_as_the_server_reads_it() -> None:
         }
     }
     with pytest.raises(ValueError, match="Infinity"):
-        request_body(pd.DataFrame({"price": [np.inf]}))
+        request_body(Request(pd.DataFrame({"price": [np.inf]})))
 
 
 def test_a_column_no_request_can_carry_is_reported_not_guessed() -> None:
@@ -359,8 +371,8 @@ def test_a_column_no_request_can_carry_is_reported_not_guessed() -> None:
         requests(Schema([ColSpec("long", "rooms"), counts]), SAMPLE)
 
     optional = Schema([ColSpec("long", "rooms"), ColSpec(counts.type, "counts", required=False)])
-    request = find(requests(optional, SAMPLE), lambda r: "counts" in r, settings=QUICK)
-    assert request["counts"].isna().all()
+    request = find(requests(optional, SAMPLE), lambda r: "counts" in r.frame, settings=QUICK)
+    assert request.frame["counts"].isna().all()
     served(optional, request)
 
 
@@ -371,6 +383,6 @@ def test_a_tensor_schema_gets_the_sample_rows_in_new_shapes(data: st.DataObject)
     sample = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
 
     request = data.draw(requests(schema, sample))
-    assert served(schema, request).shape == (len(request), 2)
+    assert served(schema, request).shape == (len(request), 2) and len(request) >= 1
     with pytest.raises(UnsupportedSchemaError):
         requests(schema, sample.iloc[:0])

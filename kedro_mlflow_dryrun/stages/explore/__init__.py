@@ -61,9 +61,11 @@ def run(context: DryRunContext) -> None:
     from kedro_mlflow_dryrun.stages.explore import checks, fidelity, search
     from kedro_mlflow_dryrun.stages.explore.sender import OutOfTime, Sender
     from kedro_mlflow_dryrun.stages.explore.strategies import (
+        Request,
         UnsupportedSchemaError,
         request_body,
         requests,
+        silent_changes,
     )
 
     config, report = context.config, context.report
@@ -71,7 +73,9 @@ def run(context: DryRunContext) -> None:
     if reason is None:
         assert context.signature is not None and context.served_input is not None
         try:
-            strategy = requests(context.signature.inputs, context.served_input)
+            strategy = requests(
+                context.signature.inputs, context.served_input, context.signature.params
+            )
         except UnsupportedSchemaError as error:
             reason = str(error)
     if reason is not None:
@@ -89,7 +93,7 @@ def run(context: DryRunContext) -> None:
         outputs=context.signature.outputs,
         tolerances=tolerances,
         row_aligned=not_aligned is None,
-        companion=checks.companion(request_body(context.served_input.iloc[:1])),
+        companion=checks.companion(request_body(Request(context.served_input.iloc[:1]))),
     )
     with quiet_runner():
         with compat.artifacts_shared(model):
@@ -137,6 +141,10 @@ def run(context: DryRunContext) -> None:
     }
     if explored.refused is not None:
         section["refused"] = explored.refused
+    section["schema_warnings"] = silent_changes(context.signature.inputs)
+    for warning in section["schema_warnings"]:
+        report.warnings.append(f"Explore: {warning}")
+        logger.warning("Explore: %s", warning)
     report.explore = section
     head = _headline(explored, section, len(findings))
     for warning in warnings:

@@ -26,9 +26,10 @@ from kedro_mlflow_dryrun.stages.explore.findings import KINDS, Finding, rows
 from kedro_mlflow_dryrun.stages.explore.sender import OutOfTime, Sender
 
 if TYPE_CHECKING:
-    import pandas as pd
     from hypothesis.strategies import SearchStrategy
     from mlflow.types import Schema
+
+    from kedro_mlflow_dryrun.stages.explore.body import Request
 
 
 class Found(Exception):
@@ -70,7 +71,7 @@ class Search:
     #: Distinct requests answered alike in two batches, and that answer: for ``concurrent``.
     stable: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
 
-    def examine(self, request: pd.DataFrame) -> None:
+    def examine(self, request: Request) -> None:
         """One example: raises the first property the request breaks."""
         from hypothesis import reject
 
@@ -121,7 +122,7 @@ class Search:
             self.stable.append((case.body, case.predictions))
 
 
-def explore(search: Search, strategy: SearchStrategy[pd.DataFrame], examples: int) -> bool:
+def explore(search: Search, strategy: SearchStrategy[Request], examples: int) -> bool:
     """Runs the search, again while a pass finds something new (hypothesis stops generating
     soon after its first failure; a second distinct error would go unseen), at most
     :data:`PASSES` times; returns whether ``explore_seconds`` cut it."""
@@ -134,7 +135,7 @@ def explore(search: Search, strategy: SearchStrategy[pd.DataFrame], examples: in
     return False
 
 
-def _explored_once(search: Search, strategy: SearchStrategy[pd.DataFrame], examples: int) -> bool:
+def _explored_once(search: Search, strategy: SearchStrategy[Request], examples: int) -> bool:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis.errors import Unsatisfiable
 
@@ -151,7 +152,7 @@ def _explored_once(search: Search, strategy: SearchStrategy[pd.DataFrame], examp
         report_multiple_bugs=True,
     )
     @given(strategy)
-    def generated(request: pd.DataFrame) -> None:
+    def generated(request: Request) -> None:
         search.examine(request)
 
     try:
