@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kedro_mlflow_dryrun.adapters.environments import requirement_name
+from kedro_mlflow_dryrun.adapters.distributions import requirement_name
 
 #: The keys of ``log_model`` that give the requirements, the first one set wins.
 KEYS = ("conda_env", "pip_requirements", "extra_pip_requirements")

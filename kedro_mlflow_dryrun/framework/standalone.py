@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
     from mlflow.models import ModelSignature
 
-    from kedro_mlflow_dryrun.adapters.models import LoggedModelRef, LoggedPyfuncModel
+    from kedro_mlflow_dryrun.adapters.logged_models import LoggedModelRef
+    from kedro_mlflow_dryrun.adapters.model_sources import LoggedPyfuncModel
     from kedro_mlflow_dryrun.config import DryRunConfig
     from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
@@ -51,7 +52,7 @@ def _spark_check_unlogged(
 ) -> None:
     """No model is logged before training: the Spark batch check scores the inference
     pipeline saved as kedro-mlflow would log it, in a temporary directory."""
-    from kedro_mlflow_dryrun.adapters.models import saved_pipeline_model
+    from kedro_mlflow_dryrun.adapters.model_sources import saved_pipeline_model
     from kedro_mlflow_dryrun.stages.environment import project_package
 
     package = project_package(project.project_path)
@@ -84,8 +85,9 @@ def check_logged_model(
 
     ``fresh`` adds the stages a training run runs on the model it logged.
     """
-    from kedro_mlflow_dryrun.adapters.models import LoggedPyfuncModel, resolve_model_uri
-    from kedro_mlflow_dryrun.adapters.models import set_signature as write_signature
+    from kedro_mlflow_dryrun.adapters.logged_models import resolve_model_uri
+    from kedro_mlflow_dryrun.adapters.logged_models import set_signature as write_signature
+    from kedro_mlflow_dryrun.adapters.model_sources import LoggedPyfuncModel
     from kedro_mlflow_dryrun.context import DryRunContext
 
     use_project_tracking(project)
