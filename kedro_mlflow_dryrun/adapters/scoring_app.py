@@ -128,13 +128,9 @@ class ScoringApp:
             ) from error
         return cls(app)
 
-    def post(self, body: str) -> Reply:
-        """``POST /invocations`` with a JSON ``body``, as a client of the server sends it."""
-        (answered,) = self.post_concurrently([body])
-        return answered
-
     def post_concurrently(self, bodies: Sequence[str]) -> list[Reply]:
-        """The bodies sent at once, answered as the server's thread pool answers them."""
+        """``POST /invocations`` with each JSON body, all at once, as clients of the server
+        send them; answered as the server's thread pool answers them, in order."""
 
         async def all_at_once() -> list[Reply]:
             return list(await asyncio.gather(*(self._post(body) for body in bodies)))
