@@ -9,6 +9,7 @@ installed here (uv, conda) is skipped, and the report says why. Environments are
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -22,6 +23,8 @@ from kedro_mlflow_dryrun.stages.environment import BUILDS_FROM
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.context import DryRunContext
+
+logger = logging.getLogger(__name__)
 
 _FIX = (
     "Fix: add what it lacks to log_model_kwargs['pip_requirements'] (or "
@@ -53,7 +56,6 @@ def run(context: DryRunContext) -> None:
     assert context.sample is not None
     model_uri = context.logged_model_uri()
     environment = context.report.environment = context.report.environment or {"status": PASSED}
-    environment["mode"] = "fresh"
     fresh: dict[str, dict[str, Any]] = environment.setdefault("fresh", {})
     with tempfile.TemporaryDirectory(prefix="dryrun-fresh-") as temporary:
         model = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=temporary))
@@ -63,7 +65,11 @@ def run(context: DryRunContext) -> None:
             missing_tool = environments.missing_tool(manager)
             if missing_tool is not None:
                 fresh[manager] = {"status": SKIPPED, "reason": missing_tool}
+                logger.warning(
+                    "Fresh environment of --env-manager %s skipped: %s", manager, missing_tool
+                )
                 continue
+            environment["mode"] = "fresh"  # at least one manager built it
             fresh[manager] = _answer(manager, model, request, model_uri)
             if fresh[manager]["status"] == FAILED:
                 environment["status"] = FAILED
