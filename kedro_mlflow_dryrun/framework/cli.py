@@ -196,7 +196,13 @@ def dryrun(
                 project = project_context(metadata, env, params or None)
                 if model_uri:
                     check = check_logged_model(
-                        project, model_uri, pipeline, input_file, set_signature, fresh
+                        project,
+                        model_uri,
+                        pipeline,
+                        input_file,
+                        set_signature,
+                        fresh,
+                        audit=bool(env_managers),
                     )
                     context = check.context
                 else:
