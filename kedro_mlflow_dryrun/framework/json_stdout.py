@@ -1,12 +1,17 @@
-"""``kedro dryrun --json``: stdout carries the report alone, from the process's first byte.
+"""``kedro dryrun --json``: stdout carries the report alone, from the plugins' start on.
 
-Kedro's CLI configures logging, and logs "Using '…logging.yml' as logging
-configuration" to stdout, before any command runs; but first it runs the
-``kedro.init`` entry points (``_init_plugins()`` in ``kedro/framework/cli/cli.py``).
-:func:`init` is one: for ``kedro dryrun --json`` it points descriptor 1 and
-``sys.stdout`` at stderr for the whole process, whatever logging configuration
-follows (Kedro's default, a project's ``logging.yml``), and keeps the real stdout
-for :func:`write_report`. Every other command is left untouched.
+Kedro's CLI runs the ``kedro.init`` entry points (``_init_plugins()`` in
+``kedro/framework/cli/cli.py``) before it finds the project, bootstraps it and loads
+the plugins' commands, whose lines (a plugin warning as it is imported, say) would
+come before the command's own redirect. :func:`init` is such an entry point: for
+``kedro dryrun --json`` it points descriptor 1 and ``sys.stdout`` at stderr for the
+rest of the process, whatever logging configuration follows, and keeps the real
+stdout for :func:`write_report`. Every other command is left untouched.
+
+One line comes earlier and stays on stdout: Kedro 1.7 logs "Using '…' as logging
+configuration" while ``kedro.framework.cli`` is imported (``kedro.framework.project``
+configures logging at import), before any entry point runs. ``KEDRO_LOGGING_CONFIG``
+pointing at a configuration that writes to stderr moves it.
 """
 
 from __future__ import annotations
