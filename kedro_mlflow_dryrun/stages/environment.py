@@ -133,7 +133,7 @@ def audit(context: DryRunContext) -> None:
         "seconds": {"audit": round(time.perf_counter() - start, 4)},
     }
     if failing:
-        names = ", ".join(f"'{top}'" for top in missing if any(top in f.text for f in failing))
+        names = ", ".join(f"'{t}'" for t in missing if any(f"'{t}'" in f.text for f in failing))
         raise ModelEnvironmentError(
             f"The logged model {model_uri} cannot load in an environment built "
             f"{_served_with(served_with)}{': it imports ' + names if names else ''}.\n"
@@ -172,8 +172,8 @@ def _other_managers(
         }
         warning = (
             f"Served with --env-manager {manager} (from {BUILDS_FROM[manager]}), the model "
-            f"would not load; it is served with {', '.join(served_with)} (env_manager in "
-            "dryrun.yml), so this only warns.\n"
+            f"would not load; it is served with {', '.join(served_with)} (env_manager), so "
+            "this only warns.\n"
             + "\n".join(f"- {finding.text}" for finding in breaking)
             + (f"\n{fix.describe()}" if fix else "")
         )
