@@ -118,13 +118,15 @@ class ScoringApp:
             with patches.environment_variable(SERVING_ENVIRONMENT, "true"):
                 app = compat.scoring_app(_RecordingModel(model))
         except Exception as error:
-            mlflow, fastapi = compat.version("mlflow"), compat.version("fastapi")
+            versions = {name: compat.version(name) for name in ("mlflow", "fastapi", "starlette")}
+            installed = ", ".join(f"{name} {number}" for name, number in versions.items())
             raise ServingAppError(
                 "mlflow models serve cannot build its app for this model: "
-                f"{type(error).__name__}: {error} (mlflow {mlflow}, fastapi {fastapi}).\n"
-                f"Fix: pin FastAPI below {fastapi} in the model's requirements "
-                f"(log_model_kwargs['extra_pip_requirements'] = ['fastapi<{fastapi}']) and "
-                "install it here, or upgrade MLflow."
+                f"{type(error).__name__}: {error} ({installed}).\n"
+                f"Fix: pin in the model's requirements (log_model_kwargs["
+                f"'extra_pip_requirements']), and install here, the FastAPI and Starlette "
+                f"mlflow {versions['mlflow']} was released with (Starlette 1.0 dropped "
+                "app.route; FastAPI 0.164 and later require it), or upgrade MLflow."
             ) from error
         return cls(app)
 
