@@ -53,12 +53,14 @@ def test_the_tutorial_layout_passes_by_default_and_warns_for_conda(stored, in_pr
 
     (model,) = view.models
     uri = f"models:/{model.model_id}"
+    stored.set_dryrun(**_QUICK)  # on_failure: fail, the default
     served_with_conda = stored.kedro(
         "dryrun", "--model-uri", uri, "--env-manager", "conda", "--json"
     )
 
     assert served_with_conda.returncode == 1, served_with_conda.output
-    report = json.loads(served_with_conda.stdout)
+    # The report follows Kedro's own import-time line (tests/test_dryrun_command.py).
+    report = json.loads(served_with_conda.stdout[served_with_conda.stdout.find("{\n") :])
     assert report["status"] == "failed" and report["environment"]["env_manager"] == ["conda"]
     assert "built by --env-manager conda from conda.yaml" in report["reason"]
 
