@@ -279,7 +279,7 @@ def warm_check(project: Path, model_uri: str, repeats: int) -> float:
     import mlflow
     from pyspark.sql import SparkSession
 
-    from kedro_mlflow_dryrun.adapters.models import LoggedPyfuncModel
+    from kedro_mlflow_dryrun.adapters.model_sources import LoggedPyfuncModel
     from kedro_mlflow_dryrun.config import DryRunConfig
     from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages import request, spark

@@ -214,7 +214,7 @@ def _dryrun_report(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
 
 
 def _logged_model(client: MlflowClient, run: Run) -> LoggedModel | None:
-    from kedro_mlflow_dryrun.adapters.models import logged_model_of_run
+    from kedro_mlflow_dryrun.adapters.logged_models import logged_model_of_run
     from kedro_mlflow_dryrun.errors import ServeCheckError
 
     try:

@@ -24,7 +24,7 @@ def main() -> int:
     import mlflow
     from mlflow import MlflowClient
 
-    from kedro_mlflow_dryrun.adapters.models import logged_model_of_run
+    from kedro_mlflow_dryrun.adapters.logged_models import logged_model_of_run
 
     client = MlflowClient(tracking_uri=TRACKING_URI)
     experiment = client.get_experiment_by_name("house_prices")

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
     from kedro.io import AbstractDataset
     from mlflow.pyfunc import PyFuncModel
-    from mlflow.pyfunc.scoring_server import InvocationsResponse
     from mlflow.types import DataType, Schema
     from pluggy import PluginManager
 
@@ -150,12 +149,9 @@ def predictions_to_json(output: object, stream: Any) -> None:
     private("mlflow.pyfunc.scoring_server", "predictions_to_json")(output, stream)
 
 
-def invocations(request: str, model: Any, input_schema: Schema | None) -> InvocationsResponse:
-    """The server's reply to a JSON request, through its own request path, without a socket."""
-    server = "mlflow.pyfunc.scoring_server"
-    content_type = private(server, "CONTENT_TYPE_JSON")
-    reply = private(server, "invocations")(request, content_type, model, input_schema)
-    return cast("InvocationsResponse", reply)
+def scoring_app(model: object) -> Any:
+    """The FastAPI app ``mlflow models serve`` runs for ``model``."""
+    return private("mlflow.pyfunc.scoring_server", "init")(model)
 
 
 def model_implementation(model: PyFuncModel) -> object:

@@ -25,6 +25,8 @@ SampleStrategy = Literal["random", "head"]
 Environment = Literal["audit", "fresh", "off"]
 #: Words, not on/off: YAML reads those as booleans.
 SparkUdf = Literal["auto", "always", "never"]
+#: ``mlflow models serve --env-manager``: what builds the served model's environment.
+EnvManager = Literal["virtualenv", "uv", "conda", "local"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class DryRunConfig:
     input_example_rows: int = 5
     ship_project_code: bool = True
     environment: Environment = "audit"
+    #: The env managers the model is served with (MLflow's default: virtualenv); the
+    #: environment is judged for them, a defect of another manager only warns.
+    env_manager: tuple[EnvManager, ...] = ("virtualenv",)
     #: Requests generated from the input schema after the serve check; 0: none.
     explore: int = 50
     on_explore: OnFailure = "warn"
@@ -93,6 +98,8 @@ def _checked(name: str, value: object, hint: object) -> object:
             return None
         (hint,) = [arg for arg in args if arg is not type(None)]
         origin = get_origin(hint)
+    if origin is tuple and get_origin(args[0]) is Literal:
+        return _choices(name, value, get_args(args[0]))
     if origin is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"dryrun.yml: '{name}' must be a list of names, got {value!r}.")
@@ -106,6 +113,17 @@ def _checked(name: str, value: object, hint: object) -> object:
     if minimum is not None and value < minimum:  # type: ignore[operator]
         raise ConfigError(f"dryrun.yml: '{name}' must be at least {minimum}, got {value}.")
     return value
+
+
+def _choices(name: str, value: object, allowed: tuple[object, ...]) -> tuple[object, ...]:
+    """One choice, or a list of them, as a tuple: ``env_manager: uv`` or ``[uv, conda]``."""
+    chosen = [value] if isinstance(value, str) else value
+    if not isinstance(chosen, list | tuple) or not chosen or any(c not in allowed for c in chosen):
+        choices = " or ".join(repr(choice) for choice in allowed)
+        raise ConfigError(
+            f"dryrun.yml: '{name}' must be {choices}, or a list of them, got {value!r}."
+        )
+    return tuple(dict.fromkeys(chosen))
 
 
 _cli_overrides: ContextVar[Mapping[str, object] | None] = ContextVar(

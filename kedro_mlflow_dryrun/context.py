@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.pyfunc import PyFuncModel
 
-    from kedro_mlflow_dryrun.adapters.models import ModelSource
+    from kedro_mlflow_dryrun.adapters.model_sources import ModelSource
     from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
@@ -85,7 +85,7 @@ class DryRunContext:
     def logged_model_uri(self) -> str:
         """The ``models:/`` URI of the model kedro-mlflow logged in this run."""
         if self.report.model_uri is None:
-            from kedro_mlflow_dryrun.adapters.models import logged_model_of_run
+            from kedro_mlflow_dryrun.adapters.logged_models import logged_model_of_run
 
             assert self.run_id is not None
             self.report.model_uri = f"models:/{logged_model_of_run(self.run_id).model_id}"

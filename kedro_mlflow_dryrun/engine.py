@@ -170,13 +170,13 @@ def after_logging(config: DryRunConfig, spark: bool = True) -> tuple[Stage, ...]
     """What needs the logged model: its environment, one request, then many, then Spark;
     ``spark=False`` leaves the Spark batch check to a caller that runs it later (once the
     signature is written)."""
-    from kedro_mlflow_dryrun.stages import environment, explore, serve
+    from kedro_mlflow_dryrun.stages import environment, explore, fresh_environment, serve
     from kedro_mlflow_dryrun.stages import spark as spark_batch
 
     checks = {
         "off": (),
         "audit": (environment.audit,),
-        "fresh": (environment.audit, environment.fresh),
+        "fresh": (environment.audit, fresh_environment.run),
     }
     return (
         *checks[config.environment],

@@ -53,6 +53,10 @@ class ServeCheckError(DryRunError):
     """The logged model, loaded back, did not answer a request as recorded."""
 
 
+class ServingAppError(ServeCheckError):
+    """``mlflow models serve`` cannot build its app (``scoring_server.init``) for the model."""
+
+
 class ExploreError(DryRunError):
     """A request the signature admits is answered wrongly, under ``on_explore: fail``."""
 

@@ -280,7 +280,7 @@ def uv_install(python: Path, *requirements: str | Path) -> None:
 
 def logged_models(client: Any, run: Any) -> list[Any]:
     """The models a run logged, found the way the plugin finds them."""
-    from kedro_mlflow_dryrun.adapters.models import logged_models_of_run
+    from kedro_mlflow_dryrun.adapters.logged_models import logged_models_of_run
 
     return logged_models_of_run(run.info.run_id, client, run.info.experiment_id)
 
@@ -294,7 +294,7 @@ def engine_context(
     signature: Any = "auto",
 ) -> Any:
     """The engine's context for an inference pipeline, as if training had loaded ``rows``."""
-    from kedro_mlflow_dryrun.adapters.models import PipelineModel
+    from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
     from kedro_mlflow_dryrun.config import DryRunConfig
     from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture

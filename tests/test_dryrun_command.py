@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,22 @@ from test_end_to_end import DECIMAL_PRICES
 
 from support import Project, RunResult, logged_models, stderr_logging
 
+#: A project's own conf/logging.yml whose handler writes to stdout, as many do.
+PROJECT_LOGGING = """
+version: 1
+disable_existing_loggers: False
+formatters:
+  plain:
+    format: "%(name)s - %(message)s"
+handlers:
+  console:
+    class: logging.StreamHandler
+    formatter: plain
+    stream: ext://sys.stdout
+root:
+  level: INFO
+  handlers: [console]
+"""
 REGISTERED = '{"name": "house_prices", "registered_model_name": "house_prices"}'
 NO_BAND = """
     _predict_prices = predict_prices
@@ -131,30 +148,40 @@ def test_preflight_before_any_training_says_what_is_missing(project):
     assert not (project.path / "mlflow.db").exists()
 
 
-def test_preflight_json_is_the_report_alone_on_stdout(project):
-    import kedro.framework.project
+def _report_after_kedros_line(result: RunResult) -> dict[str, Any]:
+    """The report on stdout, after the one line Kedro logs while its CLI module is imported
+    (before any ``kedro.init`` entry point runs): nothing else comes before or after it."""
+    start = result.stdout.find("{\n")
+    before = result.stdout[:start]
+    assert start >= 0 and before.count("Using") <= 1 and "Dry run" not in before, result.stdout
+    return json.loads(result.stdout[start:])
 
+
+def test_json_stdout_is_the_report_alone_after_kedros_import_line(project):
+    """Whatever the logging (Kedro's default; a project's own logging.yml whose StreamHandler
+    holds sys.stdout; a logging configuration on stderr), stdout holds the report for a
+    failure (1), an error (2) and a pass (0), and Kedro's and the plugin's later lines go to
+    stderr; with the logging on stderr, stdout parses whole."""
+    failure = project.kedro("dryrun", "--json")  # before any training: no regressor
+    error, error_report = _json(project, "--model-uri", "models:/no_such_model/1")
     _train(project)
-    # Kedro's logging when rich is not installed: a StreamHandler that holds sys.stdout
-    # itself, which only a redirect of the file descriptor keeps off stdout.
-    plain = Path(kedro.framework.project.__file__).parent / "default_logging.yml"
+    passed = project.kedro("dryrun", "--json")
+    project.write("conf/logging.yml", PROJECT_LOGGING)
+    own_passed = project.kedro("dryrun", "--json")
 
-    default = project.kedro("dryrun", "--json", env={"KEDRO_LOGGING_CONFIG": str(plain)})
-    result, report = _json(project)
-
-    assert default.returncode == 0, default.output
-    # Kedro logs its start-up line before any plugin runs; everything after it on
-    # stdout is the report, and the plugin's own lines went to stderr.
-    startup, report_text = default.stdout.split("\n{", 1)
-    assert "as logging configuration" in startup and "Dry run" not in startup
-    alone = json.loads("{" + report_text)
-    assert alone["status"] == "passed" and alone["signature"] == report["signature"]
-    assert "Dry run passed" in default.stderr
-    assert result.returncode == 0, result.output
-    assert report["status"] == "passed"
-    assert report["sample_source"] == "partial read of the catalog entry"
-    assert [c["name"] for c in report["signature"]["outputs"]] == ["price", "band"]
-    assert "Dry run passed" in result.stderr
+    expected = [(failure, 1, "failed"), (passed, 0, "passed"), (own_passed, 0, "passed")]
+    for result, code, status in expected:
+        assert result.returncode == code, result.output
+        assert _report_after_kedros_line(result)["status"] == status
+    assert (
+        "The inference pipeline needs 'regressor'" in _report_after_kedros_line(failure)["reason"]
+    )
+    assert error.returncode == 2 and error_report["status"] == "error"
+    assert "No logged model" in error_report["message"]
+    for result in (passed, own_passed):
+        assert "Dry run passed" in result.stderr
+    # the project's own format, on stderr
+    assert re.search(r"^kedro_mlflow_dryrun[\w.]* - Dry run passed", own_passed.stderr, re.M)
 
 
 @pytest.mark.lowest

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kedro_mlflow_dryrun.adapters import environments
+from kedro_mlflow_dryrun.adapters import distributions, model_files
 
 
 @pytest.fixture
@@ -43,37 +43,37 @@ def test_a_pickle_names_its_modules_without_being_unpickled(ghost_pickle, protoc
 
     with pytest.raises(ModuleNotFoundError):
         pickle.loads(path.read_bytes())
-    assert {"ghost_module", "collections", "fractions"} <= environments.pickle_modules(path)
+    assert {"ghost_module", "collections", "fractions"} <= model_files.pickle_modules(path)
 
 
 def test_a_pickle_of_plain_data_needs_no_module(tmp_path):
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps({"low": 1, "names": ["numpy", "pandas"]}))
 
-    assert environments.pickle_modules(path) == set()
+    assert model_files.pickle_modules(path) == set()
 
 
 def test_the_closure_holds_what_pip_installs_with_a_requirement():
     from mlflow.utils.requirements_utils import _get_requires_recursive
 
-    closure = environments.requirement_closure(["kedro-mlflow==2.0.3"])
+    closure = distributions.requirement_closure(["kedro-mlflow==2.0.3"])
 
     assert {"kedro-mlflow", "kedro", "fsspec"} <= closure
     assert set(_get_requires_recursive("kedro-mlflow")) <= closure
 
 
 def test_the_closure_follows_extras_and_skips_what_is_no_requirement():
-    plain = environments.requirement_closure(["kedro-datasets"])
-    with_extra = environments.requirement_closure(["kedro-datasets[pandas-csvdataset]", "# x"])
+    plain = distributions.requirement_closure(["kedro-datasets"])
+    with_extra = distributions.requirement_closure(["kedro-datasets[pandas-csvdataset]", "# x"])
 
     assert "pandas" not in plain
     assert {"pandas", "kedro-datasets", "kedro"} <= with_extra
-    assert environments.requirement_closure(["-r other.txt", "./local/path"]) == set()
+    assert distributions.requirement_closure(["-r other.txt", "./local/path"]) == set()
 
 
 def test_an_editable_install_is_a_local_source_and_an_index_one_is_not():
-    assert (environments.local_source("kedro-mlflow-dryrun") or "").startswith("editable ")
-    assert environments.local_source("kedro") is None
+    assert (distributions.local_source("kedro-mlflow-dryrun") or "").startswith("editable ")
+    assert distributions.local_source("kedro") is None
 
 
 def test_past_the_opcode_budget_the_rest_is_searched_for_globals(tmp_path):
@@ -81,7 +81,7 @@ def test_past_the_opcode_budget_the_rest_is_searched_for_globals(tmp_path):
     many = [float(i) for i in range(1000)] + [fractions.Fraction(1, 3)]
     path.write_bytes(pickle.dumps(many, protocol=5))
 
-    assert environments.pickle_modules(path, opcode_budget=50) == {"fractions"}
+    assert model_files.pickle_modules(path, opcode_budget=50) == {"fractions"}
 
 
 def test_a_node_function_needs_its_module_and_what_that_module_imports(tmp_path, monkeypatch):
@@ -94,6 +94,6 @@ def test_a_node_function_needs_its_module_and_what_that_module_imports(tmp_path,
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("node_module")
 
-    modules = environments.function_modules(functools.partial(module.node, 1))
+    modules = model_files.function_modules(functools.partial(module.node, 1))
 
     assert {"node_module", "json", "fractions"} <= modules

@@ -7,7 +7,7 @@ from kedro.pipeline import Pipeline, node
 from kedro_datasets.pandas import CSVDataset
 
 from kedro_mlflow_dryrun import InferenceError
-from kedro_mlflow_dryrun.adapters.models import PipelineModel
+from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
 
 
 def scale(houses: pd.DataFrame, factor: float) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def test_a_file_artifact_is_loaded_once_and_not_copied(tmp_path, monkeypatch):
 def test_an_artifact_training_just_saved_to_a_pickle_is_not_read_back(tmp_path):
     from kedro_datasets.pickle import PickleDataset
 
-    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+    from kedro_mlflow_dryrun.adapters.model_sources import SavedArtifacts
 
     # Nothing on disk: the prediction can only come from the object training saved.
     catalog = DataCatalog({"model": PickleDataset(filepath=str(tmp_path / "model.pkl"))})
@@ -148,7 +148,7 @@ def test_an_artifact_training_just_saved_to_a_pickle_is_not_read_back(tmp_path):
 def test_a_saved_artifact_of_a_caching_dataset_is_read_from_the_catalog(tmp_path):
     from kedro_datasets.pickle import PickleDataset
 
-    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+    from kedro_mlflow_dryrun.adapters.model_sources import SavedArtifacts
 
     class KeptPickleDataset(PickleDataset):
         pass

@@ -7,7 +7,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline, node
 from mlflow.models import ModelSignature, infer_signature
 
-from kedro_mlflow_dryrun.adapters.models import PipelineModel
+from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
 from kedro_mlflow_dryrun.stages.infer import infer_output_schema
 
 from support import dry_run, engine_context, output_context

@@ -100,8 +100,10 @@ def test_the_fix_applied_as_written_makes_the_audit_pass(stored, in_process, mon
     reason = report["reason"]
     assert "'kedro_mlflow'" in reason and "'kedro-mlflow==" in reason
     assert report["environment"]["fix"]["key"] == fixed_key
-    if form == "conda_env dict":
-        assert "conda.yaml lists 'house_prices==0.1', the project's own package" in reason
+    if form == "conda_env dict":  # served with virtualenv (the default), conda's line only warns
+        (conda_finding,) = report["environment"]["other_managers"]["conda"]["findings"]
+        assert "conda.yaml lists 'house_prices==0.1', the project's own package" in conda_finding
+        assert "conda.yaml lists" not in reason
     assert _apply(project, reason) == fixed_key
 
     forget(project)  # as the in_process fixture does after a test

@@ -116,7 +116,7 @@ def test_a_table_is_scored_as_a_struct_of_its_output_schema(
     udf = mlflow.pyfunc.spark_udf(spark, uri)
     frame = spark.createDataFrame(rows)
     scored = frame.select(udf(*rows.columns).alias("p")).collect()
-    served = json.loads(answer(mlflow.pyfunc.load_model(uri), rows).response)["predictions"]
+    served = json.loads(answer(mlflow.pyfunc.load_model(uri), rows).text)["predictions"]
     assert [row["p"].asDict()["band"] for row in scored] == [r["band"] for r in served]
     assert [row["p"].asDict()["rooms"] for row in scored] == [r["rooms"] for r in served]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kedro_mlflow_dryrun.adapters.environments import requirement_name
+from kedro_mlflow_dryrun.adapters.distributions import requirement_name
 
 #: The keys of ``log_model`` that give the requirements, the first one set wins.
 KEYS = ("conda_env", "pip_requirements", "extra_pip_requirements")
@@ -69,9 +69,13 @@ def fix(
         file = Path(written) if base is None else base / written
         written = _read(file, key)
     if isinstance(written, dict):
-        return RequirementsFix(key, _conda_env(written, add, remove), file)
-    assert isinstance(written, list | tuple)
-    return RequirementsFix(key, _pip([str(line) for line in written], add, remove), file)
+        value: dict[str, Any] | list[str] = _conda_env(written, add, remove)
+    else:
+        assert isinstance(written, list | tuple)
+        value = _pip([str(line) for line in written], add, remove)
+    # Nothing to change where the user writes them (a conda dependency, say, without
+    # conda_env): the findings' own fix lines stand alone.
+    return RequirementsFix(key, value, file) if value != written else None
 
 
 def _read(file: Path, key: str) -> object:

@@ -10,14 +10,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 from kedro.framework.cli.project import run as kedro_run
 
 from kedro_mlflow_dryrun import patches
-from kedro_mlflow_dryrun.config import cli_overrides
+from kedro_mlflow_dryrun.config import EnvManager, cli_overrides
 from kedro_mlflow_dryrun.errors import DryRunError
+from kedro_mlflow_dryrun.framework.json_stdout import write_report
 from kedro_mlflow_dryrun.report import ERROR, FAILED, DryRunReport
 
 if TYPE_CHECKING:
@@ -129,6 +130,17 @@ def run(no_output_schema: bool, **kedro_run_options: object) -> object:
     ),
 )
 @click.option(
+    "--env-manager",
+    "env_managers",
+    type=click.Choice(get_args(EnvManager)),
+    multiple=True,
+    help=(
+        "How the model is served (mlflow models serve --env-manager; repeat it for several): "
+        "its environment is judged for that manager (env_manager in dryrun.yml; default "
+        "virtualenv)."
+    ),
+)
+@click.option(
     "--explore",
     type=click.IntRange(min=0),
     default=None,
@@ -156,6 +168,7 @@ def dryrun(
     input_file: Path | None,
     fresh: bool,
     explore: int | None,
+    env_managers: tuple[str, ...],
     spark: bool,
     as_json: bool,
     env: str | None,
@@ -173,6 +186,8 @@ def dryrun(
         overrides["explore"] = explore
     if spark:
         overrides["spark_udf"] = "always"
+    if env_managers:
+        overrides["env_manager"] = tuple(dict.fromkeys(env_managers))
     with _stdout_to_stderr(as_json):
         try:
             if not model_uri and (set_signature or input_file or fresh):
@@ -181,7 +196,13 @@ def dryrun(
                 project = project_context(metadata, env, params or None)
                 if model_uri:
                     check = check_logged_model(
-                        project, model_uri, pipeline, input_file, set_signature, fresh
+                        project,
+                        model_uri,
+                        pipeline,
+                        input_file,
+                        set_signature,
+                        fresh,
+                        audit=bool(env_managers),
                     )
                     context = check.context
                 else:
@@ -200,7 +221,7 @@ def dryrun(
     if as_json:
         # An error's ``message`` stands beside the report's ``reason``: CI reads one key.
         message = {"message": report.reason} if report.errored else {}
-        click.echo(json.dumps({**report.to_dict(), **message}, indent=2, default=str))
+        write_report(json.dumps({**report.to_dict(), **message}, indent=2, default=str))
     elif check is not None:
         _echo_signature(f"Signature of {check.model.describe()}:", check.signature_before)
         if check.signature_written is not None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
-    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+    from kedro_mlflow_dryrun.adapters.model_sources import SavedArtifacts
     from kedro_mlflow_dryrun.report import DryRunReport
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
@@ -59,7 +59,7 @@ class DryRunHook:
     def before_pipeline_run(self, run_params: dict[str, object], pipeline: Pipeline) -> None:
         from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-        from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+        from kedro_mlflow_dryrun.adapters.model_sources import SavedArtifacts
         from kedro_mlflow_dryrun.framework.project import combined_pipeline_ml_names, skip_reason
 
         self._run = None

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-    from kedro_mlflow_dryrun.adapters.models import SavedArtifacts
+    from kedro_mlflow_dryrun.adapters.model_sources import SavedArtifacts
     from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
 
@@ -60,7 +60,7 @@ def training_context(
     no capture and no run) the one ``kedro dryrun`` checks before training."""
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-    from kedro_mlflow_dryrun.adapters.models import PipelineModel
+    from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
     from kedro_mlflow_dryrun.context import DryRunContext
 
     assert isinstance(pipeline, PipelineML)

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from kedro_mlflow.pipeline.pipeline_ml import PipelineML
     from mlflow.models import ModelSignature
 
-    from kedro_mlflow_dryrun.adapters.models import LoggedModelRef, LoggedPyfuncModel
+    from kedro_mlflow_dryrun.adapters.logged_models import LoggedModelRef
+    from kedro_mlflow_dryrun.adapters.model_sources import LoggedPyfuncModel
     from kedro_mlflow_dryrun.config import DryRunConfig
     from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.sample import SampleCapture
@@ -51,7 +52,7 @@ def _spark_check_unlogged(
 ) -> None:
     """No model is logged before training: the Spark batch check scores the inference
     pipeline saved as kedro-mlflow would log it, in a temporary directory."""
-    from kedro_mlflow_dryrun.adapters.models import saved_pipeline_model
+    from kedro_mlflow_dryrun.adapters.model_sources import saved_pipeline_model
     from kedro_mlflow_dryrun.stages.environment import project_package
 
     package = project_package(project.project_path)
@@ -79,14 +80,18 @@ def check_logged_model(
     input_file: Path | None,
     set_signature: bool,
     fresh: bool,
+    audit: bool = False,
 ) -> LoggedModelCheck:
     """The logged model answers the sample through the scoring server's request path.
 
-    ``fresh`` adds the stages a training run runs on the model it logged.
+    ``fresh`` adds the stages a training run runs on the model it logged; ``audit`` (an
+    env manager named on the command line) the environment audit for that manager.
     """
-    from kedro_mlflow_dryrun.adapters.models import LoggedPyfuncModel, resolve_model_uri
-    from kedro_mlflow_dryrun.adapters.models import set_signature as write_signature
+    from kedro_mlflow_dryrun.adapters.logged_models import resolve_model_uri
+    from kedro_mlflow_dryrun.adapters.logged_models import set_signature as write_signature
+    from kedro_mlflow_dryrun.adapters.model_sources import LoggedPyfuncModel
     from kedro_mlflow_dryrun.context import DryRunContext
+    from kedro_mlflow_dryrun.stages import environment
 
     use_project_tracking(project)
     reference = resolve_model_uri(model_uri)
@@ -105,12 +110,14 @@ def check_logged_model(
         captured=captured,
         log_model_kwargs=registered if reference.registered_name else {},
         model_version=reference.version,
+        project_path=project.project_path,
     )
     context.report.model_uri = reference.uri
     engine.run_stages(context, engine.before_logging(), total="total")
     if context.report.passed:
         stages = engine.after_logging(config, spark=False) if fresh else engine.without_logging()
-        engine.run_stages(context, stages)
+        audited = (environment.audit,) if audit and not fresh else ()
+        engine.run_stages(context, (*audited, *stages))
     check = LoggedModelCheck(context, reference, signature_before=model.model.metadata.signature)
     if set_signature and context.report.passed and context.signature is not None:
         check.signature_written = write_signature(reference, context.signature)

@@ -10,50 +10,57 @@ checks every module the model needs against its requirements and its code, and
 
 from __future__ import annotations
 
-import json
+import logging
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from kedro_mlflow_dryrun import compat
-from kedro_mlflow_dryrun.adapters import environments, requirements
-from kedro_mlflow_dryrun.errors import IncompatibleVersionError, ModelEnvironmentError
+from kedro_mlflow_dryrun.adapters import distributions, environments, model_files, requirements
+from kedro_mlflow_dryrun.errors import ModelEnvironmentError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.context import DryRunContext
 
+logger = logging.getLogger(__name__)
+
 #: What ``log_model`` takes the requirements from when the user writes them.
 HAND_WRITTEN = ("pip_requirements", "conda_env")
+
+#: What each ``mlflow models serve --env-manager`` builds the model's environment from.
+BUILDS_FROM = {
+    "virtualenv": "requirements.txt (python_env.yaml)",
+    "uv": "requirements.txt (python_env.yaml)",
+    "conda": "conda.yaml",
+    "local": "the training environment",
+}
+EVERY_MANAGER = frozenset(BUILDS_FROM)
+#: conda installs conda.yaml's pip section, which holds the requirements too.
+FROM_REQUIREMENTS = frozenset({"virtualenv", "uv", "conda"})
+CONDA_ONLY = frozenset({"conda"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A module or an entry the served environment lacks or cannot install."""
+
+    text: str
+    #: The env managers whose environment it breaks.
+    breaks: frozenset[str]
+    #: Pins the requirements need, and names to take out of them.
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
 
 _NO_INDEX = (
     "an index would give another project of that name, or none. Fix: take it out of the "
     "requirements and ship its code (ship_project_code: true, or log_model_kwargs['code_paths'])."
 )
-_FRESH_FIX = (
-    "Fix: add what it lacks to log_model_kwargs['pip_requirements'] (or "
-    "'extra_pip_requirements'), or its directory to log_model_kwargs['code_paths']."
-)
-
-#: Run by the fresh environment's Python: load the model, answer the request as served.
-#: Its MLflow is the one the model's requirements name: it may lack the server's names.
-_ANSWER = """
-import json, sys
-import mlflow.pyfunc
-try:
-    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
-except ImportError as error:
-    print("\\n" + json.dumps({"missing": str(error), "mlflow": mlflow.__version__}))
-    sys.exit()
-model = mlflow.pyfunc.load_model(sys.argv[1])
-with open(sys.argv[2]) as request:
-    reply = invocations(request.read(), CONTENT_TYPE_JSON, model, model.metadata.get_input_schema())
-print("\\n" + json.dumps({"status": reply.status, "response": reply.response}))
-"""
 
 
 def prepare(context: DryRunContext) -> None:
@@ -95,97 +102,84 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
 
 
 def audit(context: DryRunContext) -> None:
-    """Every module the logged model imports comes with it: requirements, code or stdlib."""
+    """Every module the logged model imports comes with it: requirements, code or stdlib.
+
+    Judged for the env managers the model is served with (``env_manager``); a defect
+    that breaks only another manager is a warning, with that manager's fix.
+    """
     start, model_uri = time.perf_counter(), context.logged_model_uri()
-    files = environments.logged_model_files(model_uri)
+    files = model_files.logged_model_files(model_uri)
     needed = _needed_modules(context, files)
-    closure = environments.requirement_closure(files.requirements)
+    closure = distributions.requirement_closure(files.requirements)
     modules = {top: _provided_by(top, files.code, closure) for top in sorted(needed)}
     package = project_package(context.project_path)
     missing = {top: needed[top] for top, got in modules.items() if got is None}
-    findings, add = _missing(missing, package)
-    remove = _unindexed_entries(files, package)
-    findings += [f"{found}: {_NO_INDEX}" for found in remove.values()]
-    base = context.project_path or Path.cwd()
-    fix = requirements.fix(context.log_model_kwargs, base, add, remove)
+    findings = _missing(missing, package) + _unindexed_entries(files, package)
+    served_with = context.config.env_manager
+    failing = [finding for finding in findings if finding.breaks & set(served_with)]
+    fix = _fix(context, failing)
+    others = _other_managers(context, findings, served_with)
     context.report.environment = {
-        "status": FAILED if findings else PASSED,
+        "status": FAILED if failing else PASSED,
         "mode": "audit",
+        "env_manager": list(served_with),
         "requirements": files.requirements,
         "modules": {top: source or "missing" for top, source in modules.items()},
         "code": files.code,
         "not_scanned": files.not_scanned,
-        "findings": findings,
+        "findings": [finding.text for finding in failing],
         "fix": fix.to_dict() if fix else None,
+        "other_managers": others,
         "seconds": {"audit": round(time.perf_counter() - start, 4)},
     }
-    if findings:
-        names = ", ".join(f"'{top}'" for top in missing)
+    if failing:
+        names = ", ".join(f"'{t}'" for t in missing if any(f"'{t}'" in f.text for f in failing))
         raise ModelEnvironmentError(
-            f"The logged model {model_uri} cannot load in an environment built from its "
-            f"requirements.txt{': it imports ' + names if names else ''}.\n"
-            + "\n".join(f"- {finding}" for finding in findings)
+            f"The logged model {model_uri} cannot load in an environment built "
+            f"{_served_with(served_with)}{': it imports ' + names if names else ''}.\n"
+            + "\n".join(f"- {finding.text}" for finding in failing)
             + (f"\n{fix.describe()}" if fix else "")
         )
 
 
-def fresh(context: DryRunContext) -> None:
-    """The logged model, in an environment built from its requirements only, answers the sample.
+def _served_with(managers: Iterable[str]) -> str:
+    """``by --env-manager conda from its conda.yaml``, for each manager."""
+    return " or ".join(f"by --env-manager {m} from {BUILDS_FROM[m]}" for m in managers)
 
-    As ``mlflow models serve --env-manager uv`` would run it: outside the project,
-    without ``PYTHONPATH``, in Python's isolated mode. The environment is cached.
-    """
-    import mlflow
-    from mlflow.models import convert_input_example_to_serving_input
 
-    assert context.sample is not None
-    model_uri = context.logged_model_uri()
-    environment = context.report.environment = context.report.environment or {"status": PASSED}
-    environment["mode"] = "fresh"
-    with tempfile.TemporaryDirectory(prefix="dryrun-fresh-") as temporary:
-        model = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=temporary))
-        requirements = model / "requirements.txt"
-        directory = environments.environment_directory(requirements.read_text())
-        cached, start = directory.exists(), time.perf_counter()
-        environment["fresh"] = {"environment": str(directory), "cached": cached}
-        try:
-            python = environments.build_environment(requirements, directory)
-            built = time.perf_counter()
-            request = Path(temporary, "request.json")
-            request.write_text(convert_input_example_to_serving_input(context.sample.data) or "")
-            output = environments.run_isolated(
-                python, _ANSWER, str(model), str(request), cwd=Path(temporary)
-            )
-        except environments.EnvironmentBuildError as error:
-            environment["status"] = FAILED
-            raise ModelEnvironmentError(
-                f"The logged model {model_uri} failed in a fresh environment built from its "
-                f"requirements.txt: {_last_line(str(error))}\n{error}\n{_FRESH_FIX}"
-            ) from error
-        reply = json.loads(output.strip().splitlines()[-1])
-    if "missing" in reply:
-        what = (
-            f"in the model's fresh environment, the scoring server of mlflow {reply['mlflow']} "
-            f"lacks what kedro-mlflow-dryrun asks it for: {reply['missing']}"
+def _fix(context: DryRunContext, findings: list[Finding]) -> requirements.RequirementsFix | None:
+    """The requirements, as the user writes them, with what ``findings`` add and remove."""
+    add = list(dict.fromkeys(pin for finding in findings for pin in finding.add))
+    remove = {name for finding in findings for name in finding.remove}
+    base = context.project_path or Path.cwd()
+    return requirements.fix(context.log_model_kwargs, base, add, remove)
+
+
+def _other_managers(
+    context: DryRunContext, findings: list[Finding], served_with: tuple[str, ...]
+) -> dict[str, dict[str, object]]:
+    """Per env manager the model is not served with: what would break it, as warnings."""
+    others: dict[str, dict[str, object]] = {}
+    for manager in BUILDS_FROM:
+        breaking = [f for f in findings if manager in f.breaks and not f.breaks & set(served_with)]
+        if manager in served_with or not breaking:
+            continue
+        fix = _fix(context, breaking)
+        others[manager] = {
+            "builds_from": BUILDS_FROM[manager],
+            "findings": [finding.text for finding in breaking],
+            "fix": fix.to_dict() if fix else None,
+        }
+        warning = (
+            f"Served with --env-manager {manager} (from {BUILDS_FROM[manager]}), the model "
+            f"would not load; it is served with {', '.join(served_with)} (env_manager), so "
+            "this only warns.\n"
+            + "\n".join(f"- {finding.text}" for finding in breaking)
+            + (f"\n{fix.describe()}" if fix else "")
         )
-        raise IncompatibleVersionError(
-            f"The dry run could not check the model: {what}.\n"
-            "Fix: pin a version of mlflow that kedro-mlflow-dryrun supports in "
-            "log_model_kwargs['pip_requirements'], or set 'environment: audit'.",
-            missing="mlflow.pyfunc.scoring_server.invocations",
-            what=what,
-        )
-    environment["seconds"] = environment.get("seconds", {}) | {
-        "fresh_reuse" if cached else "fresh_build": round(built - start, 2),
-        "fresh_answer": round(time.perf_counter() - built, 2),
-    }
-    if reply["status"] != 200:
-        environment["status"] = FAILED
-        raise ModelEnvironmentError(
-            f"The logged model {model_uri}, in a fresh environment built from its "
-            f"requirements.txt, answered HTTP {reply['status']}: {reply['response'][:500]}\n"
-            f"{_FRESH_FIX}"
-        )
+        context.report.warnings.append(warning)
+        logger.warning(warning)
+    return others
 
 
 def project_package(project_path: Path | None) -> Path | None:
@@ -205,9 +199,9 @@ def project_package(project_path: Path | None) -> Path | None:
     return package if package.is_dir() else None
 
 
-def _needed_modules(context: DryRunContext, files: environments.ModelFiles) -> dict[str, set[str]]:
+def _needed_modules(context: DryRunContext, files: model_files.ModelFiles) -> dict[str, set[str]]:
     """Top-level module -> what needs it: the model's pickles, the nodes' functions."""
-    from kedro_mlflow_dryrun.adapters.models import PipelineModel
+    from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
 
     needed: dict[str, set[str]] = {}
     for pickle_name, modules in files.pickled_modules.items():
@@ -215,7 +209,7 @@ def _needed_modules(context: DryRunContext, files: environments.ModelFiles) -> d
             needed.setdefault(module.split(".")[0], set()).add(pickle_name)
     if isinstance(context.model, PipelineModel):
         for node in context.model.inference.nodes:
-            for module in environments.function_modules(node.func):
+            for module in model_files.function_modules(node.func):
                 needed.setdefault(module.split(".")[0], set()).add(f"node '{node.name}'")
     return needed
 
@@ -228,66 +222,80 @@ def _provided_by(top: str, code: list[str], closure: set[str]) -> str | None:
         return "mlflow"
     if top in code:
         return "code"
-    if environments.normalized(top) in closure:
-        return f"requirements ({environments.normalized(top)})"
-    provider = next((d for d in sorted(closure) if top in environments.provided_modules(d)), None)
+    if distributions.normalized(top) in closure:
+        return f"requirements ({distributions.normalized(top)})"
+    provider = next((d for d in sorted(closure) if top in distributions.provided_modules(d)), None)
     return f"requirements ({provider})" if provider else None
 
 
-def _missing(missing: dict[str, set[str]], package: Path | None) -> tuple[list[str], list[str]]:
-    """The modules the environment lacks, where each comes from here; and the pins to add.
+def _missing(missing: dict[str, set[str]], package: Path | None) -> list[Finding]:
+    """The modules the environment lacks, where each comes from here, and the pin to add.
 
     A distribution that another missing one requires comes with it: the pin names
-    the one to add.
+    the one to add. What no distribution installs here breaks ``local`` serving too.
     """
-    distributions = {top: environments.distribution_of(top) for top in missing}
-    installable = {d for d in distributions.values() if d and no_index_has(d, package) is None}
-    requires = {d: environments.requirement_closure([d]) - {d} for d in installable}
+    providers = {top: distributions.distribution_of(top) for top in missing}
+    installable = {d for d in providers.values() if d and no_index_has(d, package) is None}
+    requires = {d: distributions.requirement_closure([d]) - {d} for d in installable}
     roots = sorted(d for d in installable if not any(d in requires[o] for o in installable))
-    findings, add = [], []
+    findings = []
     for top, needed_by in missing.items():
-        where, distribution = ", ".join(sorted(needed_by)), distributions[top]
+        where, distribution = ", ".join(sorted(needed_by)), providers[top]
+        breaks = FROM_REQUIREMENTS if distribution else EVERY_MANAGER
         if package is not None and top == package.name:
             findings.append(
-                f"'{top}' is the project's package (needed by {where}), and it is not shipped "
-                "with the model. Fix: set 'ship_project_code: true' in conf/<env>/dryrun.yml "
-                f"(or add '{package}' to log_model_kwargs['code_paths'])."
+                Finding(
+                    f"'{top}' is the project's package (needed by {where}), and it is not "
+                    "shipped with the model. Fix: set 'ship_project_code: true' in "
+                    f"conf/<env>/dryrun.yml (or add '{package}' to "
+                    "log_model_kwargs['code_paths']).",
+                    breaks,
+                )
             )
         elif distribution is None or distribution not in installable:
             origin = (no_index_has(distribution, package) if distribution else None) or (
                 "on sys.path only"
             )
             findings.append(
-                f"'{top}' (needed by {where}) is {origin}, so no index has it. "
-                "Fix: add its directory to log_model_kwargs['code_paths']."
+                Finding(
+                    f"'{top}' (needed by {where}) is {origin}, so no index has it. "
+                    "Fix: add its directory to log_model_kwargs['code_paths'].",
+                    breaks,
+                )
             )
         else:
             requirer = next((root for root in roots if distribution in requires[root]), None)
             pin = _pinned(requirer or distribution)
-            add += [pin] if pin not in add else []
             findings.append(
-                f"'{top}' (needed by {where}) comes from the distribution '{distribution}', "
-                f"which the model's requirements do not install: it needs '{pin}'"
-                + (f" (which requires '{distribution}')" if requirer else "")
-                + "."
+                Finding(
+                    f"'{top}' (needed by {where}) comes from the distribution "
+                    f"'{distribution}', which the model's requirements do not install: it "
+                    f"needs '{pin}'"
+                    + (f" (which requires '{distribution}')" if requirer else "")
+                    + ".",
+                    breaks,
+                    add=(pin,),
+                )
             )
-    return findings, add
+    return findings
 
 
-def _unindexed_entries(files: environments.ModelFiles, package: Path | None) -> dict[str, str]:
-    """Requirement name -> the entry of requirements.txt or conda.yaml naming what no index has.
+def _unindexed_entries(files: model_files.ModelFiles, package: Path | None) -> list[Finding]:
+    """The entries of requirements.txt or conda.yaml naming what no index has.
 
-    A conda dependency counts as a pip one does: no channel has the project's package,
-    or a stranger's may.
+    A conda dependency counts as a pip one does (no channel has the project's package,
+    or a stranger's may), for conda alone: only conda reads conda.yaml's conda part.
     """
-    entries = [("requirements.txt pins", line) for line in files.requirements]
-    entries += [("conda.yaml lists", entry) for entry in files.conda_dependencies]
-    found = {}
-    for where, entry in entries:
-        name = environments.requirement_name(entry)
+    entries = [("requirements.txt pins", line, FROM_REQUIREMENTS) for line in files.requirements]
+    entries += [("conda.yaml lists", entry, CONDA_ONLY) for entry in files.conda_dependencies]
+    found = []
+    for where, entry, breaks in entries:
+        name = distributions.requirement_name(entry)
         origin = no_index_has(name, package) if name else None
         if name and origin:
-            found[name] = f"{where} '{entry}', {origin}"
+            found.append(
+                Finding(f"{where} '{entry}', {origin}: {_NO_INDEX}", breaks, remove=(name,))
+            )
     return found
 
 
@@ -298,19 +306,15 @@ def no_index_has(name: str, package: Path | None) -> str | None:
     built from its source folder into a wheel or sdist): shipped as code, never
     pinned. Any other wheel or sdist file is a release an index has: pinned.
     """
-    source = environments.local_source(name)
+    source = distributions.local_source(name)
     if package is not None and (
-        environments.normalized(name) == environments.normalized(package.name)
-        or package.name in environments.provided_modules(name)
+        distributions.normalized(name) == distributions.normalized(package.name)
+        or package.name in distributions.provided_modules(name)
     ):
-        source = source or environments.archive_source(name)
+        source = source or distributions.archive_source(name)
         return "the project's own package" + (f", installed here from {source}" if source else "")
     return f"installed here from {source}" if source else None
 
 
 def _pinned(distribution: str) -> str:
-    return f"{distribution}=={environments.installed_version(distribution)}"
-
-
-def _last_line(text: str) -> str:
-    return text.strip().splitlines()[-1] if text.strip() else text
+    return f"{distribution}=={distributions.installed_version(distribution)}"

@@ -1,8 +1,9 @@
 """Serve: the logged model, loaded back from MLflow, answers one real request.
 
 The request is the sample as a client would send it (``dataframe_split`` JSON)
-and goes through the scoring server's own request path, ``invocations``; the
-reply must match the output schema the model was logged with.
+and goes through the scoring server's own app, as ``mlflow models serve`` builds
+it (an app that cannot be built fails the check); the reply must match the
+output schema the model was logged with.
 
 ``log_model`` would load the model back and predict on the input example the dry
 run hands it, only to warn if that fails. The serve check makes the same request
@@ -89,23 +90,21 @@ def serve_round_trip(
     An output of one unnamed column is also compared, value by value, with what the
     dry run's inference pipeline returned for the same rows.
     """
-    from mlflow.exceptions import MlflowException
-
     from kedro_mlflow_dryrun.adapters.models import answer, served_cause
 
-    try:
-        reply = answer(model, sample)
-    except MlflowException as error:
+    reply = answer(model, sample)
+    if reply.status == 400 and not reply.answered:
+        assert reply.error is not None
         raise ServeCheckError(
             f"The logged model {model_uri}, loaded back, rejects a request made of the "
-            f"sample: {served_cause(error)}\n"
+            f"sample: {served_cause(reply.error)}\n"
             "Fix: the input schema must list every column the inference pipeline reads."
-        ) from error
+        ) from reply.error
     if reply.status != 200:
         raise ServeCheckError(
-            f"The logged model {model_uri} answered HTTP {reply.status}: {reply.response[:200]}"
+            f"The logged model {model_uri} answered HTTP {reply.status}: {reply.text[:200]}"
         )
-    predictions = json.loads(reply.response)["predictions"]
+    predictions = json.loads(reply.text)["predictions"]
     rows = len(sample)
     if not isinstance(predictions, list) or len(predictions) != rows:
         count = len(predictions) if isinstance(predictions, list) else type(predictions).__name__

@@ -146,8 +146,8 @@ def _served(model: PyFuncModel, rows: pd.DataFrame) -> list[Any]:
 
     reply = answer(model, rows.reset_index(drop=True))
     if reply.status != 200:
-        raise SparkCheckError(f"The scoring server answered HTTP {reply.status}: {reply.response}")
-    predictions = json.loads(reply.response)["predictions"]
+        raise SparkCheckError(f"The scoring server answered HTTP {reply.status}: {reply.text}")
+    predictions = json.loads(reply.text)["predictions"]
     return predictions if isinstance(predictions, list) else [predictions]
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from hypothesis import strategies as st
 from mlflow.types import DataType, ParamSchema, ParamSpec
 
-from kedro_mlflow_dryrun.adapters.models import RUNNER_PARAM
+from kedro_mlflow_dryrun.adapters.model_sources import RUNNER_PARAM
 from kedro_mlflow_dryrun.stages.explore.values import scalar_values
 
 #: kedro-mlflow's served model runs its pipeline with the runner a request names: only

@@ -1,16 +1,15 @@
-"""Sending: requests to the served model through the scoring server's ``invocations``.
+"""Sending: requests to the served model through the scoring server's own app.
 
 Every send is the model's own ``predict``, so sends are what explore costs; this is
 where they are counted, and where ``explore_seconds``, a safety cap, stops them.
-Requests sent at once go from as many threads as the server's thread pool would
-answer them in (``asyncio.to_thread``): the model's ``predict`` runs beside itself.
+Requests sent at once are answered as the server's thread pool answers them
+(``asyncio.to_thread``): the model's ``predict`` runs beside itself.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,17 +43,12 @@ class Sender:
 
     def send_concurrently(self, bodies: list[dict[str, Any]]) -> list[Reply]:
         """The server's replies to requests sent at once, in the order of ``bodies``."""
+        from kedro_mlflow_dryrun.adapters.models import send_concurrently
+
         if time.perf_counter() > self.deadline:
             raise OutOfTime
-        with ThreadPoolExecutor(max_workers=len(bodies) or 1) as pool:
-            replies = list(pool.map(self._unbounded, bodies))
         self.sent += len(bodies)
-        return replies
-
-    def _unbounded(self, body: dict[str, Any]) -> Reply:
-        from kedro_mlflow_dryrun.adapters.models import reply
-
-        return reply(self.model, json.dumps(body, allow_nan=False))
+        return send_concurrently(self.model, [json.dumps(b, allow_nan=False) for b in bodies])
 
 
 def decoded(answered: Reply) -> Any:

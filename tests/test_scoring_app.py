@@ -1,0 +1,112 @@
+"""The serve check's requests go through the app ``mlflow models serve`` builds.
+
+``scoring_server.init(model)`` is the FastAPI app uvicorn runs; the dry run drives
+it in-process. An app that cannot be built is a scoring server that cannot start:
+the serve check fails and says which versions and what to pin.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+from importlib.metadata import version
+
+import pandas as pd
+import pytest
+
+#: MLflow 3.0.0 registers its routes with ``app.route``, which Starlette 1.0 dropped:
+#: .ci/lowest.txt's set resolves FastAPI 0.165.0 (mlflow-skinny 3.0.0 asks for fastapi<1),
+#: which requires starlette>=1.6, so there the real app fails to build; elsewhere the test
+#: takes a method away.
+_ROUTE_GONE = "'FastAPI' object has no attribute 'route'"
+
+
+def _real_app_fails() -> bool:
+    from fastapi import FastAPI
+    from mlflow.pyfunc import scoring_server
+
+    return "app.route(" in inspect.getsource(scoring_server.init) and not hasattr(FastAPI, "route")
+
+
+@pytest.mark.lowest
+def test_an_app_mlflow_models_serve_cannot_build_fails_the_serve_check(
+    stored, in_process, monkeypatch
+):
+    from fastapi import FastAPI
+
+    if _real_app_fails():
+        expected = _ROUTE_GONE
+    else:  # a FastAPI without the method MLflow registers /invocations with
+        monkeypatch.delattr(FastAPI, "post")
+        expected = "'FastAPI' object has no attribute 'post'"
+    stored.set_dryrun(drop_columns=["price"], environment="off", explore=0, on_failure="warn")
+
+    in_process(pipeline_names=["training"])
+
+    view = stored.mlflow_view()
+    assert len(view.models) == 1
+    assert view.tags["dryrun.status"] == "failed"
+    reason = view.report["reason"]
+    assert "mlflow models serve cannot build its app for this model: AttributeError" in reason
+    assert expected in reason
+    installed = ", ".join(f"{name} {version(name)}" for name in ("mlflow", "fastapi", "starlette"))
+    assert f"({installed})" in reason
+    assert "Fix: pin in the model's requirements" in reason
+    assert f"the FastAPI and Starlette mlflow {version('mlflow')} was released with" in reason
+    assert "or upgrade MLflow" in reason
+
+
+class _Together:
+    """Answers only once ``parties`` requests are inside ``predict`` at the same time."""
+
+    def __init__(self, parties: int, timeout: float = 60) -> None:
+        self.barrier = threading.Barrier(parties, timeout=timeout)
+
+    def predict(self, data: pd.DataFrame, params: dict[str, object] | None = None) -> list[int]:
+        self.barrier.wait()
+        return [threading.get_ident()] * len(data)
+
+
+def _model(implementation: object):
+    from mlflow.models import Model, ModelSignature
+    from mlflow.pyfunc import PyFuncModel
+    from mlflow.types import ColSpec, Schema
+
+    signature = ModelSignature(inputs=Schema([ColSpec("double", "x")]))
+    return PyFuncModel(model_meta=Model(signature=signature), model_impl=implementation)
+
+
+def _body(x: float) -> str:
+    return json.dumps({"dataframe_split": {"columns": ["x"], "data": [[x]]}})
+
+
+def test_requests_sent_at_once_are_answered_at_once_by_the_servers_thread_pool():
+    from kedro_mlflow_dryrun.adapters.models import reply, send_concurrently
+
+    model = _model(_Together(parties=3))
+
+    replies = send_concurrently(model, [_body(1.0), _body(2.0), _body(3.0)])
+
+    assert [answered.status for answered in replies] == [200, 200, 200]
+    threads = {json.loads(answered.text)["predictions"][0] for answered in replies}
+    assert len(threads) == 3
+    alone = reply(_model(_Together(parties=2, timeout=0.5)), _body(1.0))  # nobody joins it
+    assert alone.status == 400 and alone.model_raised
+    assert isinstance(alone.error, threading.BrokenBarrierError)
+
+
+def test_the_app_is_built_once_per_loaded_model(monkeypatch):
+    from kedro_mlflow_dryrun import compat
+    from kedro_mlflow_dryrun.adapters.models import reply
+
+    built = []
+    build = compat.scoring_app
+    monkeypatch.setattr(compat, "scoring_app", lambda model: built.append(model) or build(model))
+    first, second = _model(_Together(parties=1)), _model(_Together(parties=1))
+
+    answers = [reply(first, _body(float(x))).status for x in range(5)]
+    answers.append(reply(second, _body(1.0)).status)
+
+    assert answers == [200] * 6
+    assert len(built) == 2
