@@ -47,11 +47,11 @@ class ModelLogging(Protocol):
     #: Whether the stages on a logged model run: its environment, the serve check.
     checks_logged_model: bool
 
-    def logging(self, context: DryRunContext) -> AbstractContextManager[None]:
+    def while_logging(self, context: DryRunContext) -> AbstractContextManager[None]:
         """What wraps the model's logging, the body of :func:`dry_run`."""
         ...
 
-    def scored(self, context: DryRunContext) -> AbstractContextManager[bool]:
+    def spark_scoring(self, context: DryRunContext) -> AbstractContextManager[bool]:
         """Around the Spark batch check, once every other stage passed: whether it runs,
         on the model ``context`` names."""
         ...
@@ -79,7 +79,7 @@ def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
         context.log_model_kwargs.update(written)
     _tell(context, report.summary(not raises(context)))
     try:
-        with logged.logging(context):
+        with logged.while_logging(context):
             yield
     except Exception as error:
         _not_logged(report, error)
@@ -92,7 +92,7 @@ def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
         if report.passed:
             _spark_check(context, logged)
         _tell(context, report.serve_summary(not raises(context)))
-    if context.run_id is not None:
+    if context.run_id is not None:  # training; kedro dryrun's command says its own verdict
         level = logging.INFO if report.passed else logging.WARNING
         logger.log(level, report.verdict(not raises(context)))
         raise_if_failed(context)
@@ -101,8 +101,8 @@ def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
 def _spark_check(context: DryRunContext, logged: ModelLogging) -> None:
     from kedro_mlflow_dryrun.stages import spark
 
-    with logged.scored(context) as scored:
-        if scored:
+    with logged.spark_scoring(context) as scoring:
+        if scoring:
             run_stages(context, (spark.run,))
 
 

@@ -54,11 +54,11 @@ class _NeverLogged:
     pipeline: PipelineML
     checks_logged_model = False
 
-    def logging(self, context: DryRunContext) -> AbstractContextManager[None]:
+    def while_logging(self, context: DryRunContext) -> AbstractContextManager[None]:
         return nullcontext()
 
     @contextmanager
-    def scored(self, context: DryRunContext) -> Iterator[bool]:
+    def spark_scoring(self, context: DryRunContext) -> Iterator[bool]:
         from kedro_mlflow_dryrun.adapters.models import saved_pipeline_model
         from kedro_mlflow_dryrun.stages import spark
         from kedro_mlflow_dryrun.stages.environment import project_package
@@ -91,11 +91,11 @@ class LoggedModelCheck:
     checks_logged_model: bool = False
     signature_written: ModelSignature | None = None
 
-    def logging(self, context: DryRunContext) -> AbstractContextManager[None]:
+    def while_logging(self, context: DryRunContext) -> AbstractContextManager[None]:
         return nullcontext()
 
     @contextmanager
-    def scored(self, context: DryRunContext) -> Iterator[bool]:
+    def spark_scoring(self, context: DryRunContext) -> Iterator[bool]:
         """Spark scores the model with the signature just written, if it was asked for."""
         from kedro_mlflow_dryrun.adapters.models import set_signature
 

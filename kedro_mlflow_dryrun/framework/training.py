@@ -101,13 +101,13 @@ class TrainingRun:
         )
         return engine.dry_run(context, self)
 
-    def logging(self, context: DryRunContext) -> AbstractContextManager[None]:
+    def while_logging(self, context: DryRunContext) -> AbstractContextManager[None]:
         """MLflow loads the model back while logging it: the artifacts training saved are
         not held beside it."""
         if self.saved:
             self.saved.objects.clear()
         return engine.while_logging(context)
 
-    def scored(self, context: DryRunContext) -> AbstractContextManager[bool]:
+    def spark_scoring(self, context: DryRunContext) -> AbstractContextManager[bool]:
         """Spark scores the model kedro-mlflow logged, if a session or the settings say so."""
         return nullcontext(True)
