@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
 
     from kedro_mlflow_dryrun.adapters.model_sources import ModelSource
-    from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
+    from kedro_mlflow_dryrun.samples import Sample, SampleCapture
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 

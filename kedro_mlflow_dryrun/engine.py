@@ -1,12 +1,16 @@
 """The stage engine: one typed context, the stages in order, one policy for findings.
 
-The hooks, ``kedro dryrun`` and the tests all run the dry run through here::
+Every dry run is :func:`dry_run`, whichever way its model comes: a training run (the
+hooks), ``kedro dryrun`` before training and ``kedro dryrun --model-uri`` (the
+command), and the tests::
 
     before the model is logged:  environment (code shipped) -> sample -> infer inputs
                                  -> request -> execute -> check -> infer outputs
                                  -> contract -> drift
-    after it is logged:          environment (audit, fresh) -> serve -> spark
-    then:                        record
+    the model is logged:         the body of ``with dry_run(...)`` (kedro-mlflow's
+                                 ``log_model`` in a training run)
+    after it is logged:          environment (audit, fresh) -> serve -> explore -> spark
+    then:                        record, the verdict
 
 Stages read and write a :class:`~kedro_mlflow_dryrun.context.DryRunContext`. A stage
 that finds the model cannot serve raises a :class:`~kedro_mlflow_dryrun.errors.DryRunError`
@@ -20,7 +24,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import Protocol
 
 from kedro_mlflow_dryrun.config import DryRunConfig
 from kedro_mlflow_dryrun.context import DryRunContext, Stage
@@ -30,9 +35,112 @@ from kedro_mlflow_dryrun.errors import (
     DryRunInternalError,
     DryRunSkipped,
 )
-from kedro_mlflow_dryrun.report import PASSED
+from kedro_mlflow_dryrun.report import ERROR, PASSED, DryRunReport
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
+
+
+class ModelLogging(Protocol):
+    """How the model the stages check comes to be logged: by kedro-mlflow in a training
+    run, already (``kedro dryrun --model-uri``), or never (the pre-flight)."""
+
+    #: Whether the stages on a logged model run: its environment, the serve check.
+    checks_logged_model: bool
+    #: Without them, whether its environment is audited all the same (an env manager
+    #: named on ``kedro dryrun --model-uri``'s command line).
+    audits_environment: bool
+
+    def while_logging(self, context: DryRunContext) -> AbstractContextManager[None]:
+        """What wraps the model's logging, the body of :func:`dry_run`."""
+        ...
+
+    def spark_scoring(self, context: DryRunContext) -> AbstractContextManager[bool]:
+        """Around the Spark batch check, once every other stage passed: whether it runs,
+        on the model ``context`` names."""
+        ...
+
+
+@contextmanager
+def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
+    """The whole dry run, around the model's logging (the body of the ``with``).
+
+    In a training run the body is kedro-mlflow's ``log_model``, which runs whatever the
+    stages found: after an ``error``, with the arguments kedro-mlflow alone would log
+    with; after a Ctrl-C, before the interrupt goes on. The report goes to the training's
+    MLflow run at each step, and the verdict may end the run only once the model is
+    logged. ``kedro dryrun`` has no run: its command prints the verdict.
+    """
+    report, written = context.report, dict(context.log_model_kwargs)
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        run_stages(context, before_logging(), total="total")
+    except KeyboardInterrupt as interrupt:
+        report.error("Interrupted during the dry run.")
+        interrupted = interrupt
+    if report.errored:  # the model is logged exactly as kedro-mlflow alone logs it
+        context.log_model_kwargs.clear()
+        context.log_model_kwargs.update(written)
+    _tell(context, report.summary(not raises(context)))
+    try:
+        with logged.while_logging(context):
+            yield
+    except Exception as error:
+        _not_logged(report, error)
+        _tell(context, report.verdict(full_reason=True))
+        raise  # kedro-mlflow's own error, as without the plugin
+    if interrupted is not None:
+        raise interrupted
+    if report.passed:
+        stages = after_logging(
+            context.config,
+            logged.checks_logged_model,
+            spark=False,
+            audit=logged.audits_environment,
+        )
+        run_stages(context, stages)
+        if report.passed:
+            _spark_check(context, logged)
+        _tell(context, report.serve_summary(not raises(context)))
+    if context.run_id is not None:  # training; kedro dryrun's command says its own verdict
+        level = logging.INFO if report.passed else logging.WARNING
+        logger.log(level, report.verdict(not raises(context)))
+        raise_if_failed(context)
+
+
+def _spark_check(context: DryRunContext, logged: ModelLogging) -> None:
+    from kedro_mlflow_dryrun.stages import spark
+
+    with logged.spark_scoring(context) as scoring:
+        if scoring:
+            run_stages(context, (spark.run,))
+
+
+def _tell(context: DryRunContext, line: str) -> None:
+    """A training run's MLflow run records the report, and the log says the line."""
+    from kedro_mlflow_dryrun.stages.record import publish
+
+    if context.run_id is not None:
+        publish(context.run_id, context.report, line)
+
+
+def _not_logged(report: DryRunReport, error: Exception) -> None:
+    """kedro-mlflow raised while logging: whatever the dry run found, no model serves.
+
+    MLflow leaves a logged model in status FAILED, without its files; the run must not
+    say ``passed`` beside it.
+    """
+    earlier = [] if report.passed else [f"Before that, the dry run had {report.status}:"]
+    report.reason = "\n".join(
+        [
+            f"kedro-mlflow could not log the model: {type(error).__name__}: {error}",
+            "No model was logged (MLflow marks it FAILED), so nothing after logging was checked.",
+            *earlier,
+            *([report.reason or ""] if earlier else []),
+            "Fix: correct what kedro-mlflow's error names (often log_model_kwargs in "
+            "pipeline_ml_factory), then train again.",
+        ]
+    )
+    report.status, report.stage = ERROR, "log_model"
 
 
 def run_stages(context: DryRunContext, stages: Sequence[Stage], total: str | None = None) -> None:
@@ -166,10 +274,12 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
         yield
 
 
-def after_logging(config: DryRunConfig, spark: bool = True) -> tuple[Stage, ...]:
-    """What needs the logged model: its environment, one request, then many, then Spark;
-    ``spark=False`` leaves the Spark batch check to a caller that runs it later (once the
-    signature is written)."""
+def after_logging(
+    config: DryRunConfig, logged: bool = True, spark: bool = True, audit: bool = False
+) -> tuple[Stage, ...]:
+    """What needs the model logged: its environment and one request (``logged``: the
+    model is there to check; else ``audit``: its environment alone), then many requests,
+    then Spark (``spark``)."""
     from kedro_mlflow_dryrun.stages import environment, explore, fresh_environment, serve
     from kedro_mlflow_dryrun.stages import spark as spark_batch
 
@@ -178,17 +288,11 @@ def after_logging(config: DryRunConfig, spark: bool = True) -> tuple[Stage, ...]
         "audit": (environment.audit,),
         "fresh": (environment.audit, fresh_environment.run),
     }
-    return (
-        *checks[config.environment],
-        *((serve.run,) if config.serve_check else ()),
-        explore.run,
-        *((spark_batch.run,) if spark else ()),
-    )
-
-
-def without_logging() -> tuple[Stage, ...]:
-    """What ``kedro dryrun`` adds to the stages before logging: the model it checks (the
-    inference pipeline, or a logged model) answers the requests the signature admits."""
-    from kedro_mlflow_dryrun.stages import explore
-
-    return (explore.run,)
+    if logged:
+        on_logged_model = (
+            *checks[config.environment],
+            *((serve.run,) if config.serve_check else ()),
+        )
+    else:
+        on_logged_model = (environment.audit,) if audit else ()
+    return (*on_logged_model, explore.run, *((spark_batch.run,) if spark else ()))

@@ -297,7 +297,7 @@ def engine_context(
     from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
     from kedro_mlflow_dryrun.config import DryRunConfig
     from kedro_mlflow_dryrun.context import DryRunContext
-    from kedro_mlflow_dryrun.stages.sample import SampleCapture
+    from kedro_mlflow_dryrun.samples import SampleCapture
 
     config = config or DryRunConfig()
     capture = SampleCapture(input_name, config.sample_size, config.sample_strategy)

@@ -11,7 +11,7 @@ from mlflow.models import infer_signature
 
 from kedro_mlflow_dryrun import SampleError
 from kedro_mlflow_dryrun.adapters.inputs import positions, take
-from kedro_mlflow_dryrun.stages.sample import SampleCapture
+from kedro_mlflow_dryrun.samples import SampleCapture
 
 
 def houses(rows: int = 1_000) -> pd.DataFrame:

@@ -14,12 +14,8 @@ from mlflow.models import infer_signature
 from kedro_mlflow_dryrun import DryRunSkipped, SampleError
 from kedro_mlflow_dryrun.adapters.inputs import take
 from kedro_mlflow_dryrun.report import CAPTURED
-from kedro_mlflow_dryrun.stages.sample import (
-    LOADED_WHOLE,
-    PARTIAL_READ,
-    SampleCapture,
-    read_partial,
-)
+from kedro_mlflow_dryrun.samples import SampleCapture
+from kedro_mlflow_dryrun.stages.sample import LOADED_WHOLE, PARTIAL_READ, read_partial
 
 frames = data_frames(
     [column("a", dtype=int), column("b", dtype=float), column("c", elements=st.text(max_size=3))],

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from kedro_mlflow_dryrun.adapters.model_sources import SavedArtifacts
     from kedro_mlflow_dryrun.context import DryRunContext
-    from kedro_mlflow_dryrun.stages.sample import SampleCapture
+    from kedro_mlflow_dryrun.samples import SampleCapture
 
 #: ``run_params`` keys of ``KedroSession.run`` that run part of a pipeline, and their flags.
 PARTIAL_RUN_OPTIONS = {

@@ -8,6 +8,8 @@ only the signature it is asked to (``--set-signature``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,6 @@ from kedro_mlflow_dryrun.framework.project import (
     training_context,
     use_project_tracking,
 )
-from kedro_mlflow_dryrun.stages import spark
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from kedro_mlflow_dryrun.adapters.model_sources import LoggedPyfuncModel
     from kedro_mlflow_dryrun.config import DryRunConfig
     from kedro_mlflow_dryrun.context import DryRunContext
-    from kedro_mlflow_dryrun.stages.sample import SampleCapture
+    from kedro_mlflow_dryrun.samples import SampleCapture
 
 
 def preflight(project: KedroContext, pipeline_name: str | None) -> DryRunContext:
@@ -40,37 +41,71 @@ def preflight(project: KedroContext, pipeline_name: str | None) -> DryRunContext
     artifacts: the verdict and signature a training run would log, in seconds."""
     pipeline = registered_pipeline_ml(pipeline_name)
     context = training_context(load_config(project), pipeline, project.catalog)
-    engine.run_stages(context, engine.before_logging(), total="total")
-    engine.run_stages(context, engine.without_logging())
-    if context.report.passed and spark.wanted(context.config):
-        _spark_check_unlogged(project, pipeline, context)
+    with engine.dry_run(context, _NeverLogged(project, pipeline)):
+        pass  # nothing logs the model
     return context
 
 
-def _spark_check_unlogged(
-    project: KedroContext, pipeline: PipelineML, context: DryRunContext
-) -> None:
-    """No model is logged before training: the Spark batch check scores the inference
+@dataclass
+class _NeverLogged:
+    """Before training no model is logged: the Spark batch check scores the inference
     pipeline saved as kedro-mlflow would log it, in a temporary directory."""
-    from kedro_mlflow_dryrun.adapters.model_sources import saved_pipeline_model
-    from kedro_mlflow_dryrun.stages.environment import project_package
 
-    package = project_package(project.project_path)
-    code_paths = [str(package)] if package is not None else []
-    with saved_pipeline_model(pipeline, project.catalog, context.signature, code_paths) as uri:
-        context.report.model_uri = uri
-        engine.run_stages(context, (spark.run,))
-    context.report.model_uri = None
+    project: KedroContext
+    pipeline: PipelineML
+    checks_logged_model = False
+    audits_environment = False
+
+    def while_logging(self, context: DryRunContext) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    @contextmanager
+    def spark_scoring(self, context: DryRunContext) -> Iterator[bool]:
+        from kedro_mlflow_dryrun.adapters.model_sources import saved_pipeline_model
+        from kedro_mlflow_dryrun.stages import spark
+        from kedro_mlflow_dryrun.stages.environment import project_package
+
+        if not spark.wanted(context.config):
+            yield False
+            return
+        package = project_package(self.project.project_path)
+        code_paths = [str(package)] if package is not None else []
+        catalog = self.project.catalog
+        with saved_pipeline_model(self.pipeline, catalog, context.signature, code_paths) as uri:
+            context.report.model_uri = uri
+            try:
+                yield True
+            finally:
+                context.report.model_uri = None
 
 
 @dataclass
 class LoggedModelCheck:
-    """What ``kedro dryrun --model-uri`` found, and the signature before and after."""
+    """What ``kedro dryrun --model-uri`` found, and the signature before and after; the
+    model it checks is logged already."""
 
     context: DryRunContext
     model: LoggedModelRef
     signature_before: ModelSignature | None
+    #: ``--set-signature``: the output schema is written once every check has passed.
+    set_signature: bool = False
+    #: ``--fresh``: the stages a training run runs on the model it logged.
+    checks_logged_model: bool = False
+    #: ``--env-manager`` without ``--fresh``: the environment audit for that manager.
+    audits_environment: bool = False
     signature_written: ModelSignature | None = None
+
+    def while_logging(self, context: DryRunContext) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    @contextmanager
+    def spark_scoring(self, context: DryRunContext) -> Iterator[bool]:
+        """Spark scores the model with the signature just written, if it was asked for."""
+        from kedro_mlflow_dryrun.adapters.logged_models import set_signature
+
+        if self.set_signature and context.signature is not None:
+            self.signature_written = set_signature(self.model, context.signature)
+        yield True
 
 
 def check_logged_model(
@@ -88,10 +123,8 @@ def check_logged_model(
     env manager named on the command line) the environment audit for that manager.
     """
     from kedro_mlflow_dryrun.adapters.logged_models import resolve_model_uri
-    from kedro_mlflow_dryrun.adapters.logged_models import set_signature as write_signature
     from kedro_mlflow_dryrun.adapters.model_sources import LoggedPyfuncModel
     from kedro_mlflow_dryrun.context import DryRunContext
-    from kedro_mlflow_dryrun.stages import environment
 
     use_project_tracking(project)
     reference = resolve_model_uri(model_uri)
@@ -113,16 +146,10 @@ def check_logged_model(
         project_path=project.project_path,
     )
     context.report.model_uri = reference.uri
-    engine.run_stages(context, engine.before_logging(), total="total")
-    if context.report.passed:
-        stages = engine.after_logging(config, spark=False) if fresh else engine.without_logging()
-        audited = (environment.audit,) if audit and not fresh else ()
-        engine.run_stages(context, (*audited, *stages))
-    check = LoggedModelCheck(context, reference, signature_before=model.model.metadata.signature)
-    if set_signature and context.report.passed and context.signature is not None:
-        check.signature_written = write_signature(reference, context.signature)
-    if context.report.passed:  # on the signature just written, if it was asked for
-        engine.run_stages(context, (spark.run,))
+    signature_before = model.model.metadata.signature
+    check = LoggedModelCheck(context, reference, signature_before, set_signature, fresh, audit)
+    with engine.dry_run(context, check):
+        pass  # the model is logged already
     return check
 
 
@@ -152,7 +179,7 @@ def _catalog_input_name(config: DryRunConfig, pipeline_name: str | None) -> str:
 def _file_sample(path: Path, config: DryRunConfig) -> SampleCapture:
     """``--input FILE`` stands where training's capture would."""
     from kedro_mlflow_dryrun.adapters.inputs import read_file
-    from kedro_mlflow_dryrun.stages.sample import Sample, SampleCapture
+    from kedro_mlflow_dryrun.samples import Sample, SampleCapture
 
     capture = SampleCapture(path.name, config.sample_size)
     capture.sample = Sample(read_file(path, config.sample_size), f"read from {path.name}")
