@@ -107,7 +107,7 @@ class DryRunHook:
         if run.capture is None or run.skip_reason:
             report = DryRunReport()
             report.skip(run.skip_reason or "")
-            publish(run_id, report, report.summary())
+            publish(run_id, report, report.summary(), config.junit_xml)
             return (yield)
         written = dict(pipeline.log_model_kwargs)  # type: ignore[attr-defined]
         context = training_context(
@@ -125,19 +125,20 @@ class DryRunHook:
         if report.errored:  # the model is logged exactly as kedro-mlflow alone logs it
             context.log_model_kwargs.clear()
             context.log_model_kwargs.update(written)
-        publish(run_id, report, report.summary(not engine.raises(context)))
+        publish(run_id, report, report.summary(not engine.raises(context)), config.junit_xml)
         try:
             with engine.while_logging(context):
                 result = yield  # kedro-mlflow logs the model and ends the MLflow run
         except Exception as error:
             not_logged(report, error)
-            publish(run_id, report, report.verdict(full_reason=True))
+            publish(run_id, report, report.verdict(full_reason=True), config.junit_xml)
             raise  # kedro-mlflow's own error, as without the plugin
         if interrupted is not None:
             raise interrupted
         if report.status == PASSED and (stages := engine.after_logging(config)):
             engine.run_stages(context, stages)
-            publish(run_id, report, report.serve_summary(not engine.raises(context)))
+            line = report.serve_summary(not engine.raises(context))
+            publish(run_id, report, line, config.junit_xml)
         level = logging.INFO if report.passed else logging.WARNING
         logger.log(level, report.verdict(not engine.raises(context)))
         engine.raise_if_failed(context)
