@@ -1,4 +1,4 @@
-"""``dryrun/report.html``: the page a reviewer opens in the MLflow UI, checked as a browser reads it.
+"""``dryrun/report.html``: the page a reviewer opens in the MLflow UI, read as a browser reads it.
 
 Each report comes from the real stages: an inference pipeline whose answer depends on
 the request (an explore finding), one whose output the scoring server cannot write, one
@@ -27,10 +27,14 @@ from kedro_mlflow_dryrun.engine import run_stages, without_logging
 from kedro_mlflow_dryrun.report import DryRunReport
 from kedro_mlflow_dryrun.reporting.html import render
 from kedro_mlflow_dryrun.stages.explore import replay
+
 from support import PACKAGE, dry_run, engine_context, output_context
 
 ROWS = pd.DataFrame(
-    {"area": [52.0, 71.5, 90.0, 120.0, 64.0, 88.0], "city": ["Lyon", "Nantes", "Lyon", "Paris", "Nice", "Lyon"]}
+    {
+        "area": [52.0, 71.5, 90.0, 120.0, 64.0, 88.0],
+        "city": ["Lyon", "Nantes", "Lyon", "Paris", "Nice", "Lyon"],
+    }
 )
 
 
@@ -92,7 +96,9 @@ def _read(page: str) -> _Page:
     ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
     parsed = _Page()
     parsed.feed(page)
-    external = [url for url in parsed.fetched if urllib.parse.urlparse(url).scheme or url.startswith("//")]
+    external = [
+        url for url in parsed.fetched if urllib.parse.urlparse(url).scheme or url.startswith("//")
+    ]
     assert external == [], f"the page fetches {external}"
     assert parsed.scripts == 0
     assert "@import" not in page and "url(" not in page

@@ -11,6 +11,7 @@ from test_html_report import _report, centred
 
 from kedro_mlflow_dryrun.reporting.junit import to_xml
 from kedro_mlflow_dryrun.stages.explore import replay
+
 from support import Project
 
 CHECKS = [
@@ -62,7 +63,10 @@ def test_preflight_of_a_passing_project_has_no_failures(trained, tmp_path):
     assert (suite.failures, suite.errors) == (0, 0)
     outcomes = _outcomes(suite)
     assert outcomes["dry run"] == "passed"
-    assert {outcomes[name] for name in CHECKS if name.startswith("explore: ")} <= {"passed", "skipped"}
+    assert {outcomes[name] for name in CHECKS if name.startswith("explore: ")} <= {
+        "passed",
+        "skipped",
+    }
     # No logged model in the pre-flight: nothing to serve, audit or compare; no Spark session.
     for name in ("serve check", "environment", "drift", "Spark batch check"):
         assert outcomes[name] == "skipped"
@@ -121,13 +125,17 @@ def test_a_warned_finding_passes_and_says_so(tmp_path):
 def test_the_plugin_s_own_failure_is_an_error_not_a_failure(trained, tmp_path):
     path = tmp_path / "dryrun.xml"
 
-    result = trained.kedro("dryrun", "--model-uri", "models:/no_such_model/1", "--junit-xml", str(path))
+    result = trained.kedro(
+        "dryrun", "--model-uri", "models:/no_such_model/1", "--junit-xml", str(path)
+    )
 
     assert result.returncode == 2, result.output
     suite = _suite(path)
     assert (suite.failures, suite.errors) == (0, 1)
     (error,) = next(case for case in suite if case.name == "dry run").result
-    assert isinstance(error, Error) and "No logged model at models:/no_such_model/1" in error.message
+    assert (
+        isinstance(error, Error) and "No logged model at models:/no_such_model/1" in error.message
+    )
 
 
 def test_a_training_run_writes_the_file_dryrun_yml_names(stored, in_process):

@@ -209,7 +209,9 @@ def dryrun(
     if junit_xml is not None:
         from kedro_mlflow_dryrun.stages.record import write_junit
 
-        write_junit(junit_xml, report, f"kedro dryrun{f' --model-uri {model_uri}' if model_uri else ''}")
+        write_junit(
+            junit_xml, report, f"kedro dryrun{f' --model-uri {model_uri}' if model_uri else ''}"
+        )
     if as_json:
         # An error's ``message`` stands beside the report's ``reason``: CI reads one key.
         message = {"message": report.reason} if report.errored else {}

@@ -8,14 +8,13 @@ reviewer opens and the test view CI shows cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from kedro_mlflow_dryrun.report import ERROR, FAILED, PASSED, SKIPPED, VERDICT_STAGES
+from kedro_mlflow_dryrun.report import ERROR, FAILED, PASSED, SKIPPED, VERDICT_STAGES, Status
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.report import DryRunReport
 
-Outcome = Literal["passed", "failed", "error", "skipped"]
 #: Explore's own word for findings under ``on_explore: warn``: the check passes, with notes.
 _WARNED = "warned"
 _EXPLORE_KINDS = (
@@ -47,7 +46,7 @@ class Check:
     it warned about while passing."""
 
     name: str
-    outcome: Outcome
+    outcome: Status
     message: str = ""
     seconds: float | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -83,7 +82,7 @@ def _deciding(report: DryRunReport) -> str | None:
 def _stage(report: DryRunReport, label: str, name: str | None) -> Check:
     seconds = report.seconds.get(name or "total")
     if not report.passed and _deciding(report) == name:
-        return Check(label, _outcome(report.status), report.reason or "", seconds)
+        return Check(label, report.status, report.reason or "", seconds)
     section = getattr(report, name) if name else {"status": PASSED}
     if not isinstance(section, dict):
         return Check(label, SKIPPED, _did_not_run(report), seconds)
@@ -140,7 +139,3 @@ def _finding(entry: dict[str, Any]) -> Finding:
         replay=replay(entry["request"]),
         replay_alone=replay(alone["request"]) if alone else None,
     )
-
-
-def _outcome(status: str) -> Outcome:
-    return {PASSED: PASSED, FAILED: FAILED, ERROR: ERROR}.get(status, SKIPPED)  # type: ignore[return-value]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from kedro_mlflow_dryrun.reporting.checks import checks, findings
 from kedro_mlflow_dryrun.report import signature_to_dict
+from kedro_mlflow_dryrun.reporting.checks import checks, findings
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.report import DryRunReport

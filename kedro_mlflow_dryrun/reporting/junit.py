@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kedro_mlflow_dryrun.reporting.checks import Check, checks
 from kedro_mlflow_dryrun.report import ERROR, FAILED, SKIPPED
+from kedro_mlflow_dryrun.reporting.checks import Check, checks
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.report import DryRunReport

@@ -22,7 +22,9 @@ PREVIEW_ROWS = 5
 def preview(sample: pd.DataFrame, output: object, rows: int = PREVIEW_ROWS) -> dict[str, Any]:
     """``columns`` and ``rows`` of the sample's head, and ``answers``: the first
     ``rows`` predictions as served (``None`` when the server cannot write them)."""
-    head = json.loads(sample.head(rows).to_json(orient="split", date_format="iso", default_handler=str))
+    head = json.loads(
+        sample.head(rows).to_json(orient="split", date_format="iso", default_handler=str)
+    )
     return {"columns": head["columns"], "rows": head["data"], "answers": _answers(output, rows)}
 
 
