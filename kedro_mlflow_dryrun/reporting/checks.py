@@ -51,6 +51,13 @@ class Check:
     seconds: float | None = None
     findings: list[Finding] = field(default_factory=list)
     notes: str = ""
+    #: It passed, under a policy that only warns about what it found (``on_explore: warn``).
+    warned: bool = False
+
+    @property
+    def shown(self) -> str:
+        """The word a reader sees: a check that passed with warnings says ``warned``."""
+        return _WARNED if self.outcome == PASSED and self.warned else self.outcome
 
 
 def checks(report: DryRunReport) -> list[Check]:
@@ -89,8 +96,20 @@ def _stage(report: DryRunReport, label: str, name: str | None) -> Check:
     result = section.get("status", section.get("verdict"))
     if result == SKIPPED:
         return Check(label, SKIPPED, str(section.get("reason", "")), seconds)
-    notes = f"{result}: {section.get('reason', '')}" if result not in (PASSED, None) else ""
-    return Check(label, PASSED, seconds=seconds, notes=notes)
+    warned = result not in (PASSED, None, "none", "compatible")
+    return Check(label, PASSED, seconds=seconds, notes=_notes(name, section, result), warned=warned)
+
+
+def _notes(name: str | None, section: dict[str, Any], result: object) -> str:
+    """What a check that passed warned about: drift that only warns, say."""
+    if result in (PASSED, None, "none"):
+        return ""
+    if name == "drift" and "compared_with" in section:
+        from kedro_mlflow_dryrun.stages.drift import describe
+
+        return describe(section)
+    reason = section.get("reason")
+    return f"{result}: {reason}" if reason else str(result)
 
 
 def _explore(report: DryRunReport) -> list[Check]:
@@ -118,7 +137,8 @@ def _explore(report: DryRunReport) -> list[Check]:
             result.append(Check(name, FAILED, text, findings=of_kind))
         else:
             notes = f"{_WARNED}: {text}" if of_kind else ""
-            result.append(Check(name, PASSED, notes=notes, findings=of_kind))
+            warned = bool(of_kind)
+            result.append(Check(name, PASSED, notes=notes, findings=of_kind, warned=warned))
     return result
 
 
