@@ -10,22 +10,17 @@ from test_end_to_end import DECIMAL_PRICES
 from test_html_report import _report, centred
 
 from kedro_mlflow_dryrun.reporting.junit import to_xml
-from kedro_mlflow_dryrun.stages.explore import replay
+from kedro_mlflow_dryrun.stages.explore import KINDS, replay
 
 from support import Project
 
+#: Every check, in the order the dry run runs them: one test case each, whatever ran.
 CHECKS = [
     "dry run",
     "serve check",
     "environment",
     "drift",
-    "explore: unanswered",
-    "explore: schema_mismatch",
-    "explore: row_count",
-    "explore: nondeterministic",
-    "explore: batch_dependent",
-    "explore: non_finite",
-    "explore: concurrent",
+    *(f"explore: {kind}" for kind in KINDS),
     "Spark batch check",
 ]
 

@@ -11,21 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.report import ERROR, FAILED, PASSED, SKIPPED, VERDICT_STAGES, Status
+from kedro_mlflow_dryrun.stages.explore import KINDS, WARNED, replay
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.report import DryRunReport
-
-#: Explore's own word for findings under ``on_explore: warn``: the check passes, with notes.
-_WARNED = "warned"
-_EXPLORE_KINDS = (
-    "unanswered",
-    "schema_mismatch",
-    "row_count",
-    "nondeterministic",
-    "batch_dependent",
-    "non_finite",
-    "concurrent",
-)
 
 
 @dataclass(frozen=True)
@@ -57,7 +46,7 @@ class Check:
     @property
     def shown(self) -> str:
         """The word a reader sees: a check that passed with warnings says ``warned``."""
-        return _WARNED if self.outcome == PASSED and self.warned else self.outcome
+        return WARNED if self.outcome == PASSED and self.warned else self.outcome
 
 
 def checks(report: DryRunReport) -> list[Check]:
@@ -120,12 +109,12 @@ def _explore(report: DryRunReport) -> list[Check]:
         return [Check("explore", ERROR, report.reason or "")]
     if not isinstance(section, dict) or section.get("status") == SKIPPED:
         reason = str(section.get("reason", "")) if section else _did_not_run(report)
-        return [Check(f"explore: {kind}", SKIPPED, reason) for kind in _EXPLORE_KINDS]
+        return [Check(f"explore: {kind}", SKIPPED, reason) for kind in KINDS]
     found = findings(report)
     failing = {entry.get("kind") for entry in section.get("findings", [])}
     failing = failing if section.get("status") == FAILED else set()
     not_checked: dict[str, str] = section.get("not_checked") or {}
-    kinds = [*_EXPLORE_KINDS, *sorted({f.kind for f in found} - set(_EXPLORE_KINDS))]
+    kinds = [*KINDS, *sorted({f.kind for f in found} - set(KINDS))]
     result = []
     for kind in kinds:
         name = f"explore: {kind}"
@@ -136,7 +125,7 @@ def _explore(report: DryRunReport) -> list[Check]:
         elif kind in failing:
             result.append(Check(name, FAILED, text, findings=of_kind))
         else:
-            notes = f"{_WARNED}: {text}" if of_kind else ""
+            notes = f"{WARNED}: {text}" if of_kind else ""
             warned = bool(of_kind)
             result.append(Check(name, PASSED, notes=notes, findings=of_kind, warned=warned))
     return result
@@ -149,8 +138,6 @@ def _did_not_run(report: DryRunReport) -> str:
 
 
 def _finding(entry: dict[str, Any]) -> Finding:
-    from kedro_mlflow_dryrun.stages.explore import replay
-
     alone = entry.get("alone")
     return Finding(
         kind=str(entry.get("kind")),
