@@ -8,12 +8,15 @@ is ``templates/report.html.j2``; what it shows is computed here, not in the temp
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.report import signature_to_dict
 from kedro_mlflow_dryrun.reporting.checks import checks, findings
 
 if TYPE_CHECKING:
+    import jinja2
+
     from kedro_mlflow_dryrun.report import DryRunReport
 
 _TEMPLATE = "report.html.j2"
@@ -21,17 +24,7 @@ _TEMPLATE = "report.html.j2"
 
 def render(report: DryRunReport) -> str:
     """The page, every value escaped by Jinja2's autoescape."""
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("kedro_mlflow_dryrun.reporting", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    # As the server writes an answer: its keys in their order (``tojson`` sorts them).
-    environment.filters["as_json"] = json.dumps
-    return environment.get_template(_TEMPLATE).render(
+    return _template().render(
         report=report,
         verdict=report.verdict(full_reason=True),
         checks=checks(report),
@@ -42,6 +35,22 @@ def render(report: DryRunReport) -> str:
         environment=_environment_rows(report.environment),
         warnings=report.warnings,
     )
+
+
+@cache
+def _template() -> jinja2.Template:
+    """Compiled once per process: a training run renders the page each time it records."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("kedro_mlflow_dryrun.reporting", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    # As the server writes an answer: its keys in their order (``tojson`` sorts them).
+    environment.filters["as_json"] = json.dumps
+    return environment.get_template(_TEMPLATE)
 
 
 def _columns(report: DryRunReport, part: str) -> list[dict[str, str]]:
