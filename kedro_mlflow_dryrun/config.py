@@ -59,6 +59,9 @@ class DryRunConfig:
     explore_seconds: float = 120.0
     #: The Spark batch check: ``auto`` runs it on a SparkSession already active, never starts one.
     spark_udf: SparkUdf = "auto"
+    #: A training run writes its checks there as JUnit XML, for CI (relative: to the
+    #: directory ``kedro run`` starts in); ``None``: no file.
+    junit_xml: str | None = None
     #: Why the dry run is off, when it is: the flag, the variable or ``dryrun.yml``.
     disabled_by: str | None = None
 

@@ -120,7 +120,7 @@ def _tell(context: DryRunContext, line: str) -> None:
     from kedro_mlflow_dryrun.stages.record import publish
 
     if context.run_id is not None:
-        publish(context.run_id, context.report, line)
+        publish(context.run_id, context.report, line, context.config.junit_xml)
 
 
 def _not_logged(report: DryRunReport, error: Exception) -> None:

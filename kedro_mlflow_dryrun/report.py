@@ -17,6 +17,8 @@ FAILED: Status = "failed"
 SKIPPED: Status = "skipped"
 ERROR: Status = "error"
 REPORT_PATH = "dryrun/report.json"
+#: The same report for people: the MLflow UI shows it in the run's artifact view.
+HTML_REPORT_PATH = "dryrun/report.html"
 #: The stages the verdict line names beside the dry run itself, in its order: a label,
 #: and the name of the stage's ``stages/`` module, which is also its report section
 #: (a dict with a ``status`` or a ``verdict``). A stage with a section adds one line
@@ -49,6 +51,8 @@ class DryRunReport:
     output_type: str | None = None
     model_uri: str | None = None
     json: dict[str, Any] | None = None
+    #: The sample's first rows and the model's answers (``reporting/preview.py``).
+    preview: dict[str, Any] | None = None
     signature: ModelSignature | None = None
     serve: dict[str, Any] | None = None
     environment: dict[str, Any] | None = None

@@ -54,7 +54,8 @@ is printed); 2: it could not check (a tracking server that does not answer or re
 the credentials, a model URI that names no model, a usage error, the plugin's own failure).
 
 With --json, stdout holds the report alone, as JSON, whatever happens; every log line
-goes to stderr.
+goes to stderr. With --junit-xml PATH, the checks are also written there as JUnit XML,
+one test case per check, whatever happens.
 """
 #: ``kedro dryrun``'s exit code when there is no verdict on the model (1 is "would not serve").
 COULD_NOT_CHECK = 2
@@ -159,6 +160,13 @@ def run(no_output_schema: bool, **kedro_run_options: object) -> object:
     ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for CI.")
+@click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Also write the checks as JUnit XML there, for a CI system's test view.",
+)
 @click.pass_obj
 def dryrun(
     metadata: ProjectMetadata,
@@ -171,6 +179,7 @@ def dryrun(
     env_managers: tuple[str, ...],
     spark: bool,
     as_json: bool,
+    junit_xml: Path | None,
     env: str | None,
     params: dict[str, Any],
 ) -> None:
@@ -218,6 +227,12 @@ def dryrun(
             logger.debug("kedro dryrun could not check the model", exc_info=True)
             report = DryRunReport()
             report.error(could_not_check("kedro dryrun", error, report.versions, training=False))
+    if junit_xml is not None:
+        from kedro_mlflow_dryrun.stages.record import write_junit
+
+        write_junit(
+            junit_xml, report, f"kedro dryrun{f' --model-uri {model_uri}' if model_uri else ''}"
+        )
     if as_json:
         # An error's ``message`` stands beside the report's ``reason``: CI reads one key.
         message = {"message": report.reason} if report.errored else {}

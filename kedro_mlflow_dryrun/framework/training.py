@@ -95,7 +95,7 @@ class TrainingRun:
         if self.capture is None or self.skip_reason:
             report = DryRunReport()
             report.skip(self.skip_reason or "")
-            publish(run_id, report, report.summary())
+            publish(run_id, report, report.summary(), self.config.junit_xml)
             return nullcontext()
         context = training_context(
             self.config, pipeline, catalog, self.capture, run_id, self.project_path, self.saved

@@ -74,8 +74,12 @@ def check_json(output: Any) -> JsonVerdict:
 
 def run(context: DryRunContext) -> None:
     """Fails when the output cannot be served; NaN or Infinity is a finding."""
+    from kedro_mlflow_dryrun.reporting.preview import preview
+
     verdict = check_json(context.output)
     context.report.json = verdict.to_dict()
+    if context.served_input is not None:
+        context.report.preview = preview(context.served_input, context.output)
     model = context.model
     subject = f"Output '{model.output_name}'" + (
         f" of node '{model.producer}'" if model.producer else ""
