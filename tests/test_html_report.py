@@ -26,7 +26,7 @@ from kedro_mlflow_dryrun.config import DryRunConfig
 from kedro_mlflow_dryrun.engine import run_stages, without_logging
 from kedro_mlflow_dryrun.report import DryRunReport
 from kedro_mlflow_dryrun.reporting.html import render
-from kedro_mlflow_dryrun.stages.explore import replay
+from kedro_mlflow_dryrun.stages.explore.findings import replay
 
 from support import PACKAGE, dry_run, engine_context, output_context
 
@@ -118,7 +118,7 @@ def test_a_finding_is_shown_with_its_replay_command_escaped():
         assert command in parsed.pre  # copyable as is, from its own <pre>
         assert command not in page  # its quotes are escaped in the HTML source
         assert finding["message"] in "".join(parsed.text)
-        assert replay(finding["alone"]["request"]) in parsed.pre
+        assert replay(finding["other"]["request"]) in parsed.pre
     text = " ".join(parsed.text)
     assert "batch_dependent" in text and "(score)" in text
     assert "Dry run verdict: passed" in text

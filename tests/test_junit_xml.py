@@ -10,7 +10,7 @@ from test_end_to_end import DECIMAL_PRICES
 from test_html_report import _report, centred
 
 from kedro_mlflow_dryrun.reporting.junit import to_xml
-from kedro_mlflow_dryrun.stages.explore import KINDS, replay
+from kedro_mlflow_dryrun.stages.explore.findings import KINDS, replay
 
 from support import Project
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.report import ERROR, FAILED, PASSED, SKIPPED, VERDICT_STAGES, Status
-from kedro_mlflow_dryrun.stages.explore import KINDS, WARNED, replay
+from kedro_mlflow_dryrun.stages.explore import INCOMPLETE, WARNED
+from kedro_mlflow_dryrun.stages.explore.findings import KINDS, replay
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.report import DryRunReport
@@ -25,8 +26,8 @@ class Finding:
     columns: list[str]
     message: str
     replay: str
-    #: ``batch_dependent``: the first row sent alone.
-    replay_alone: str | None = None
+    #: ``batch_dependent``: another request holding the same rows, answered otherwise.
+    replay_other: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,14 @@ def _explore(report: DryRunReport) -> list[Check]:
             result.append(Check(name, SKIPPED, not_checked[kind]))
         elif kind in failing:
             result.append(Check(name, FAILED, text, findings=of_kind))
+        elif of_kind:
+            notes = f"{WARNED}: {text}"
+            result.append(Check(name, PASSED, notes=notes, findings=of_kind, warned=True))
+        elif section.get("status") == INCOMPLETE:
+            notes = f"{INCOMPLETE}: {section.get('stopped')}"
+            result.append(Check(name, PASSED, notes=notes, warned=True))
         else:
-            notes = f"{WARNED}: {text}" if of_kind else ""
-            warned = bool(of_kind)
-            result.append(Check(name, PASSED, notes=notes, findings=of_kind, warned=warned))
+            result.append(Check(name, PASSED))
     return result
 
 
@@ -138,11 +143,12 @@ def _did_not_run(report: DryRunReport) -> str:
 
 
 def _finding(entry: dict[str, Any]) -> Finding:
-    alone = entry.get("alone")
+    other = entry.get("other")
     return Finding(
         kind=str(entry.get("kind")),
         columns=[str(column) for column in entry.get("columns", [])],
         message=str(entry.get("message", "")),
-        replay=replay(entry["request"]),
-        replay_alone=replay(alone["request"]) if alone else None,
+        # ``concurrent``: the command that sends its requests at once.
+        replay=str(entry.get("replay") or replay(entry["request"])),
+        replay_other=replay(other["request"]) if other else None,
     )

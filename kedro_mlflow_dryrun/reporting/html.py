@@ -102,7 +102,7 @@ def _normalized(requirement: str) -> str | None:
     """The distribution a ``requirements.txt`` line names, as the audit normalizes it."""
     from packaging.requirements import InvalidRequirement, Requirement
 
-    from kedro_mlflow_dryrun.adapters.environments import normalized
+    from kedro_mlflow_dryrun.adapters.distributions import normalized
 
     try:
         return normalized(Requirement(requirement).name)
