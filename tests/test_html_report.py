@@ -23,7 +23,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
 
 from kedro_mlflow_dryrun.config import DryRunConfig
-from kedro_mlflow_dryrun.engine import run_stages, without_logging
+from kedro_mlflow_dryrun.engine import after_logging, run_stages
 from kedro_mlflow_dryrun.report import DryRunReport
 from kedro_mlflow_dryrun.reporting.html import render
 from kedro_mlflow_dryrun.stages.explore.findings import replay
@@ -44,7 +44,11 @@ def centred(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def steady(rows: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"score": rows["area"] * 2.0, "town": rows["city"]})
+    """Answers every request the schema admits, nulls included (MLflow admits a null in a
+    required double or string column)."""
+    return pd.DataFrame(
+        {"score": rows["area"].fillna(0.0) * 2.0, "town": rows["city"].fillna("unknown")}
+    )
 
 
 def _report(function: Any, **settings: Any) -> DryRunReport:
@@ -53,7 +57,7 @@ def _report(function: Any, **settings: Any) -> DryRunReport:
     config = DryRunConfig(**{"explore": 40, "explore_seconds": 30.0, **settings})
     context = engine_context(inference, DataCatalog(), "rows", ROWS, config)
     dry_run(context)
-    run_stages(context, without_logging())
+    run_stages(context, after_logging(context.config, logged=False, spark=False))
     return context.report
 
 
