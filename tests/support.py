@@ -422,6 +422,8 @@ def models_serve(model_uri: str, tracking_uri: str, root: Path) -> Iterator[Serv
     root.mkdir(parents=True, exist_ok=True)
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment["MLFLOW_TRACKING_URI"] = tracking_uri
+    # It starts ``uvicorn`` by name: this interpreter's scripts come first on PATH.
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
     with (root / "serve.log").open("w") as log:
         process = subprocess.Popen(
             [
