@@ -23,7 +23,11 @@ from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 from mlflow.types import ColSpec, DataType, Schema, TensorSpec
 from mlflow.types.schema import AnyType, Array, Map, Object, Property
 
-from kedro_mlflow_dryrun.stages.explore.strategies import UnsupportedSchemaError, request_body, requests
+from kedro_mlflow_dryrun.stages.explore.strategies import (
+    UnsupportedSchemaError,
+    request_body,
+    requests,
+)
 
 # In-process and quick: also run on the lowest versions, hypothesis's floor included.
 pytestmark = pytest.mark.lowest
