@@ -77,8 +77,8 @@ def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
 
 
 @pytest.mark.lowest
-def test_preflight_in_a_trained_project_passes_and_writes_nothing(project):
-    _train(project)
+def test_preflight_in_a_trained_project_passes_and_writes_nothing(trained_project):
+    project = trained_project
     before = _snapshot(project.path)
 
     result = project.kedro("dryrun")
@@ -94,8 +94,8 @@ def test_preflight_in_a_trained_project_passes_and_writes_nothing(project):
     assert len(_runs(project)) == 1, "the pre-flight must start no MLflow run"
 
 
-def test_preflight_needs_no_tracking_store(project):
-    _train(project)
+def test_preflight_needs_no_tracking_store(trained_project):
+    project = trained_project
     (project.path / "mlflow.db").unlink()
     before = _snapshot(project.path)
 
@@ -106,8 +106,8 @@ def test_preflight_needs_no_tracking_store(project):
     assert not (project.path / "mlflow.db").exists()
 
 
-def test_preflight_names_a_decimal_and_exits_1(project):
-    _train(project)
+def test_preflight_names_a_decimal_and_exits_1(trained_project):
+    project = trained_project
     project.override_node(DECIMAL_PRICES)
 
     result = project.kedro("dryrun")
@@ -131,10 +131,10 @@ def test_preflight_before_any_training_says_what_is_missing(project):
     assert not (project.path / "mlflow.db").exists()
 
 
-def test_preflight_json_is_the_report_alone_on_stdout(project):
+def test_preflight_json_is_the_report_alone_on_stdout(trained_project):
     import kedro.framework.project
 
-    _train(project)
+    project = trained_project
     # Kedro's logging when rich is not installed: a StreamHandler that holds sys.stdout
     # itself, which only a redirect of the file descriptor keeps off stdout.
     plain = Path(kedro.framework.project.__file__).parent / "default_logging.yml"
