@@ -32,6 +32,10 @@ for _name, _value in {
     "KEDRO_DISABLE_TELEMETRY": "1",
     "DO_NOT_TRACK": "1",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # MLflow infers a model's requirements in a subprocess and, past 120 s, logs its defaults
+    # alone: on a busy machine the logged model then misses kedro, which the environment
+    # stage rightly reports. Give it the time; an idle machine needs a few seconds.
+    "MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT": "600",
 }.items():
     os.environ.setdefault(_name, _value)
 
