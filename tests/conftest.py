@@ -27,10 +27,12 @@ MODULE_SHARED_FIXTURES = frozenset(
 )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests on Spark run last: once the session is up, ``spark_udf: auto`` would
     run the Spark batch check in every later training run of this process. Under xdist
-    each worker is a process of its own and takes its tests in this order too."""
+    each worker is a process of its own and takes its tests in this order too. First:
+    xdist's own hook reads the groups to name the tests by them."""
     items.sort(key=lambda item: "spark" in _fixture_names(item))
     for item in items:
         if MODULE_SHARED_FIXTURES & _fixture_names(item):
