@@ -19,28 +19,18 @@ from support import (
     track_in_project,
 )
 
-#: Fixtures that start something costly once per module (a Spark, an ``mlflow server``,
-#: trained projects, fresh virtualenvs): under pytest-xdist (``--dist loadgroup``) the
-#: tests using one of them run on one worker, so it is started once, not once per worker.
-MODULE_SHARED_FIXTURES = frozenset(
-    {"spark", "trained", "mlflow_server", "authenticated", "scoring_server", "fresh_python"}
-)
 
-
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests on Spark run last: once the session is up, ``spark_udf: auto`` would
-    run the Spark batch check in every later training run of this process. Under xdist
-    each worker is a process of its own and takes its tests in this order too. First:
-    xdist's own hook reads the groups to name the tests by them."""
-    items.sort(key=lambda item: "spark" in _fixture_names(item))
-    for item in items:
-        if MODULE_SHARED_FIXTURES & _fixture_names(item):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    run the Spark batch check in every later training run of this process. Whole files
+    move: pytest-xdist (``--dist loadfile``) hands a file's tests to one worker, which
+    then takes the files holding Spark tests after all the others."""
+    spark_files = {item.path for item in items if _uses_spark(item)}
+    items.sort(key=lambda item: (item.path in spark_files, _uses_spark(item)))
 
 
-def _fixture_names(item: pytest.Item) -> set[str]:
-    return set(getattr(item, "fixturenames", ()))
+def _uses_spark(item: pytest.Item) -> bool:
+    return "spark" in getattr(item, "fixturenames", ())
 
 
 @pytest.fixture(scope="module")
