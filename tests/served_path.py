@@ -69,7 +69,10 @@ def served_with_params(
     """What a model served with that signature receives for ``request``, sent as its JSON
     body: the rows, and the params with the defaults filled in."""
     keeper = Keeper()
-    model = PyFuncModel(Model(signature=ModelSignature(inputs=schema, params=params)), keeper)
+    signature = (
+        ModelSignature(inputs=schema) if params is None else ModelSignature(schema, None, params)
+    )
+    model = PyFuncModel(Model(signature=signature), keeper)
     text = json.dumps(request_body(request), allow_nan=False)
     reply = invocations(text, CONTENT_TYPE_JSON, model, schema)
     assert reply.status == 200, reply.response

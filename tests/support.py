@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -19,15 +20,22 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 for _name, _value in {
     "KEDRO_DISABLE_TELEMETRY": "1",
     "DO_NOT_TRACK": "1",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # MLflow infers a model's requirements in a subprocess and, past 120 s, logs its defaults
+    # alone: on a busy machine the logged model then misses kedro, which the environment
+    # stage rightly reports. Give it the time; an idle machine needs a few seconds.
+    "MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT": "600",
 }.items():
     os.environ.setdefault(_name, _value)
 
@@ -212,6 +220,30 @@ def example_copy(path: Path) -> Project:
     return project
 
 
+def relocated_copy(project: Project, path: Path) -> Project:
+    """A copy of ``project`` at ``path`` whose MLflow store names the copy's files, not the
+    original's: the store keeps absolute artifact locations, which a plain copy would share."""
+    shutil.copytree(project.path, path)
+    store = path / "mlflow.db"
+    if store.exists():
+        _replace_in_store(store, str(project.path), str(path))
+    return Project(path)
+
+
+def _replace_in_store(store: Path, old: str, new: str) -> None:
+    """Every text value of the sqlite store with ``old`` in it, ``old`` replaced by ``new``."""
+    with closing(sqlite3.connect(store)) as database, database:
+        tables = database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for (table,) in tables.fetchall():
+            for _, column, kind, *_ in database.execute(f'PRAGMA table_info("{table}")'):
+                if kind.upper().startswith(("VARCHAR", "TEXT")):
+                    database.execute(
+                        f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                        f'WHERE instr("{column}", ?) > 0',
+                        (old, new, old),
+                    )
+
+
 def track_in_project(project: Project) -> None:
     """The project's tracking store by its absolute URI: MLflow caches one store per URI,
     so a relative sqlite URI would reach the store of the first project this process ran."""
@@ -276,6 +308,15 @@ def uv_install(python: Path, *requirements: str | Path) -> None:
     subprocess.run(
         [UV, "pip", "install", "-q", "--python", python, "--no-deps", *requirements], check=True
     )
+
+
+def as_frame(data: object) -> pd.DataFrame:
+    """``data`` as the pandas frame the test expects it to be (a sample or an output is
+    typed ``object``: the plugin takes every kind of input)."""
+    import pandas as pd
+
+    assert isinstance(data, pd.DataFrame), f"expected a pandas DataFrame, got {type(data)}"
+    return data
 
 
 def logged_models(client: Any, run: Any) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from typing import Any
 
 from mlflow.types import ColSpec, DataType, Schema
 
@@ -39,7 +40,10 @@ def test_one_unnamed_column_takes_its_type_and_nan_equals_nan():
 
 
 def test_the_concurrent_replay_sends_each_body_whole_whatever_its_quotes():
-    bodies = [{"dataframe_split": {"data": [['it\'s "quoted"']]}}, {"dataframe_split": {}}]
+    bodies: list[dict[str, Any]] = [
+        {"dataframe_split": {"data": [['it\'s "quoted"']]}},
+        {"dataframe_split": {}},
+    ]
     command = replay_concurrently(bodies)
     echoed = command.replace("curl -s http://127.0.0.1:5000/invocations", "printf '%s\\n'")
     echoed = echoed.replace("-H 'Content-Type: application/json' -w '\\n' -d", "")

@@ -48,6 +48,7 @@ def test_decimal_column_is_located_by_column_and_row() -> None:
     assert not verdict.serializable
     assert verdict.non_finite is None
     offender = verdict.offender
+    assert offender is not None
     assert offender.path == "column 'price', row 2"
     assert offender.type_name == "Decimal"
     assert offender.value == "Decimal('3.50')"
@@ -59,6 +60,7 @@ def test_set_nested_in_dict_is_located_by_keys() -> None:
     verdict = check_json({"score": [0.1, 0.2], "meta": {"model": "v1", "tags": {"b", "a"}}})
 
     assert not verdict.serializable
+    assert verdict.offender is not None
     assert verdict.offender.path == "output['meta']['tags']"
     assert verdict.offender.type_name == "set"
     assert "list" in verdict.offender.fix
@@ -67,6 +69,7 @@ def test_set_nested_in_dict_is_located_by_keys() -> None:
 def test_set_inside_an_object_array_is_located_by_index() -> None:
     verdict = check_json({"rows": np.array([[1, "a"], [2, {3}]], dtype=object)})
 
+    assert verdict.offender is not None
     assert verdict.offender.path == "output['rows'][1][1]"
     assert verdict.offender.type_name == "set"
 
@@ -79,6 +82,7 @@ def test_multiindex_columns_report_the_tuple_key() -> None:
     verdict = check_json(frame)
 
     assert not verdict.serializable
+    assert verdict.offender is not None
     assert verdict.offender.path == "column ('price', 'low'), row 0"
     assert verdict.offender.type_name == "tuple key"
     assert "str keys" in verdict.offender.fix
@@ -88,13 +92,16 @@ def test_series_offender_names_the_series_as_a_column() -> None:
     named = check_json(pd.Series([1.0, Decimal("2")], name="prediction"))
     unnamed = check_json(pd.Series([1.0, 2.0, Decimal("2")]))
 
+    assert named.offender is not None
     assert named.offender.path == "column 'prediction', row 1"
+    assert unnamed.offender is not None
     assert unnamed.offender.path == "column 0, row 2"
 
 
 def test_timedelta_column_fix_says_how_to_convert() -> None:
     verdict = check_json(pd.DataFrame({"took": pd.to_timedelta([1, 2], unit="s")}))
 
+    assert verdict.offender is not None
     assert verdict.offender.path == "column 'took', row 0"
     assert verdict.offender.type_name == "Timedelta"
     assert "total_seconds" in verdict.offender.fix
@@ -106,6 +113,7 @@ def test_unknown_type_fix_names_the_type() -> None:
 
     verdict = check_json({"best": Prediction()})
 
+    assert verdict.offender is not None
     assert verdict.offender.path == "output['best']"
     assert verdict.offender.type_name == "Prediction"
     assert "convert Prediction to" in verdict.offender.fix
@@ -125,6 +133,7 @@ def test_self_referencing_output_is_reported_not_walked_forever() -> None:
     verdict = result[0]
 
     assert not verdict.serializable
+    assert verdict.offender is not None
     assert verdict.offender.path == "output['values'][1]"
     assert verdict.offender.type_name == "list"
     assert "cycle" in verdict.offender.fix
@@ -143,6 +152,7 @@ def test_non_finite_is_located_by_column_and_row(value: float, shown: str) -> No
 
     assert verdict.serializable
     assert verdict.offender is None
+    assert verdict.non_finite is not None
     assert verdict.non_finite.path == "column 'score', row 1"
     assert verdict.non_finite.type_name == "float"
     assert verdict.non_finite.value == shown
@@ -153,6 +163,7 @@ def test_non_finite_numpy_scalar_gets_the_nan_fix() -> None:
     verdict = check_json({"scores": [np.float32(0.5), np.float32("nan")]})
 
     assert verdict.serializable
+    assert verdict.non_finite is not None
     assert verdict.non_finite.path == "output['scores'][1]"
     assert verdict.non_finite.type_name == "float32"
     assert verdict.non_finite.fix == "replace NaN and Infinity with None or a finite number"
@@ -242,5 +253,6 @@ def test_planted_decimal_is_reported_at_its_row_and_column(planted) -> None:
     verdict = check_json(frame)
 
     assert not verdict.serializable
+    assert verdict.offender is not None
     assert verdict.offender.path == f"column {column!r}, row {row}"
     assert verdict.offender.type_name == "Decimal"

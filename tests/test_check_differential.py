@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import pandas as hpd
+from mlflow.pyfunc import PythonModel
 
 from kedro_mlflow_dryrun.stages.check import JsonVerdict, check_json
 
@@ -35,7 +36,7 @@ _SERVED: dict[str, Any] = {}
 _KEYS = count()
 
 
-class ServeRegistered(mlflow.pyfunc.PythonModel):
+class ServeRegistered(PythonModel):
     def predict(self, context, model_input, params=None):
         return _SERVED[model_input["key"].iloc[0]]
 

@@ -94,8 +94,8 @@ def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
 
 
 @pytest.mark.lowest
-def test_preflight_in_a_trained_project_passes_and_writes_nothing(project):
-    _train(project)
+def test_preflight_in_a_trained_project_passes_and_writes_nothing(trained_project):
+    project = trained_project
     before = _snapshot(project.path)
 
     result = project.kedro("dryrun")
@@ -111,8 +111,8 @@ def test_preflight_in_a_trained_project_passes_and_writes_nothing(project):
     assert len(_runs(project)) == 1, "the pre-flight must start no MLflow run"
 
 
-def test_preflight_needs_no_tracking_store(project):
-    _train(project)
+def test_preflight_needs_no_tracking_store(trained_project):
+    project = trained_project
     (project.path / "mlflow.db").unlink()
     before = _snapshot(project.path)
 
@@ -123,8 +123,8 @@ def test_preflight_needs_no_tracking_store(project):
     assert not (project.path / "mlflow.db").exists()
 
 
-def test_preflight_names_a_decimal_and_exits_1(project):
-    _train(project)
+def test_preflight_names_a_decimal_and_exits_1(trained_project):
+    project = trained_project
     project.override_node(DECIMAL_PRICES)
 
     result = project.kedro("dryrun")

@@ -7,7 +7,7 @@ import pytest
 
 from kedro_mlflow_dryrun import DryRunError, DryRunFailed
 from kedro_mlflow_dryrun.config import DryRunConfig
-from kedro_mlflow_dryrun.context import FAILS_WHEN
+from kedro_mlflow_dryrun.context import FAILS_WHEN, DryRunContext
 from kedro_mlflow_dryrun.engine import raise_if_failed, run_stages
 
 from support import dry_run, output_context
@@ -63,7 +63,11 @@ def test_a_bug_in_a_stage_is_reported_as_the_dry_runs_own():
 @pytest.mark.parametrize(("on_error", "raises"), [("warn", False), ("fail", True)])
 def test_an_error_ends_the_command_only_under_on_error_fail(on_error, raises):
     context = output_context(pd.DataFrame({"p": [1.0]}), config=DryRunConfig(on_error=on_error))
-    run_stages(context, [lambda context: 1 / 0])
+
+    def broken(context: DryRunContext) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    run_stages(context, [broken])
 
     if raises:
         with pytest.raises(DryRunFailed, match="To only warn, set 'on_error: warn'"):

@@ -9,6 +9,8 @@ from kedro_datasets.pandas import CSVDataset
 from kedro_mlflow_dryrun import InferenceError
 from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
 
+from support import as_frame
+
 
 def scale(houses: pd.DataFrame, factor: float) -> pd.DataFrame:
     houses["area"] *= factor  # mutates its input in place, as real nodes sometimes do
@@ -42,7 +44,7 @@ def training_catalog(tmp_path):
 def test_returns_the_output_and_writes_no_dataset(tmp_path, training_catalog):
     sample = pd.DataFrame({"area": [1.0, 2.0]})
 
-    output = PipelineModel(INFERENCE, training_catalog, "houses").predict(sample)
+    output = as_frame(PipelineModel(INFERENCE, training_catalog, "houses").predict(sample))
 
     assert output["price"].tolist() == [20.0, 40.0]
     assert list(tmp_path.iterdir()) == []
@@ -85,7 +87,9 @@ def test_an_artifact_a_node_changes_is_changed_for_the_dry_run_only():
     held = {"per_m2": 10.0}
     catalog = DataCatalog({"model": MemoryDataset(held, copy_mode="assign")})
 
-    output = PipelineModel(MUTATING, catalog, "houses").predict(pd.DataFrame({"area": [1.0]}))
+    output = as_frame(
+        PipelineModel(MUTATING, catalog, "houses").predict(pd.DataFrame({"area": [1.0]}))
+    )
 
     assert output["price"].tolist() == [-1.0], "later nodes see the change, as when served"
     assert catalog.load("model") is held
@@ -117,7 +121,9 @@ def test_a_file_artifact_is_loaded_once_and_not_copied(tmp_path, monkeypatch):
         ]
     )
 
-    output = PipelineModel(pipeline, catalog, "houses").predict(pd.DataFrame({"area": [2.0]}))
+    output = as_frame(
+        PipelineModel(pipeline, catalog, "houses").predict(pd.DataFrame({"area": [2.0]}))
+    )
 
     assert output["price"].tolist() == [20.0]
     assert len(loaded) == 1
@@ -137,7 +143,7 @@ def test_an_artifact_training_just_saved_to_a_pickle_is_not_read_back(tmp_path):
     pipeline = Pipeline([node(price, ["houses", "model"], "predictions", name="price")])
     model = PipelineModel(pipeline, catalog, "houses", saved=saved)
 
-    output = model.predict(pd.DataFrame({"area": [3.0]}))
+    output = as_frame(model.predict(pd.DataFrame({"area": [3.0]})))
 
     assert output["price"].tolist() == [30.0]
     assert saved.objects == {}, "let go once used"
@@ -160,6 +166,6 @@ def test_a_saved_artifact_of_a_caching_dataset_is_read_from_the_catalog(tmp_path
     pipeline = Pipeline([node(price, ["houses", "model"], "predictions", name="price")])
 
     model = PipelineModel(pipeline, DataCatalog({"model": dataset}), "houses", saved=saved)
-    prices = model.predict(pd.DataFrame({"area": [1.0]}))["price"].tolist()
+    prices = as_frame(model.predict(pd.DataFrame({"area": [1.0]})))["price"].tolist()
 
     assert prices == [10.0]

@@ -107,8 +107,8 @@ def test_an_artifact_changed_in_place_is_no_finding_as_served(tmp_path, serve):
     assert result.view.tags["dryrun.explore"] == "passed", explore
     assert explore["findings"] == [] and explore["unconfirmed"] >= 1, explore
     server = serve(result)
-    body = {"dataframe_split": {"columns": ["area", "rooms", "age", "city"], "data": []}}
-    body["dataframe_split"]["data"] = [[120.0, 3, 10, "Paris"], [60.0, 2, 40, "Lyon"]]
+    rows = [[120.0, 3, 10, "Paris"], [60.0, 2, 40, "Lyon"]]
+    body = {"dataframe_split": {"columns": ["area", "rooms", "age", "city"], "data": rows}}
     answers = [_predictions(server.post(body)) for _ in range(3)]
     assert answers[0] == answers[1] == answers[2]
 

@@ -13,7 +13,7 @@ from mlflow.models import infer_signature
 
 from kedro_mlflow_dryrun.stages.sample import read_partial
 
-from support import EXAMPLE, Project
+from support import EXAMPLE, Project, as_frame
 
 
 def houses_missing_a_garden_at_row(row: int, rows: int = 400) -> pd.DataFrame:
@@ -61,7 +61,7 @@ def test_a_parquet_partial_read_takes_the_types_and_nulls_from_the_footer(tmp_pa
 
     whole = pd.read_parquet(path)
     assert sample.schema == infer_signature(model_input=whole).inputs
-    assert sample.data.dtypes.to_dict() == whole.dtypes.to_dict()
+    assert as_frame(sample.data).dtypes.to_dict() == whole.dtypes.to_dict()
     assert [(c.name, c.required) for c in sample.schema.inputs if not c.required] == [
         ("rooms", False),
         ("garden", False),

@@ -13,6 +13,8 @@ from kedro_mlflow_dryrun import SampleError
 from kedro_mlflow_dryrun.adapters.inputs import positions, take
 from kedro_mlflow_dryrun.samples import SampleCapture
 
+from support import as_frame
+
 
 def houses(rows: int = 1_000) -> pd.DataFrame:
     """Sorted by city, as files often are: the first rows are all one city."""
@@ -36,11 +38,12 @@ def test_the_random_sample_spreads_over_the_input_and_is_the_same_every_run():
     frame = houses()
 
     first, second = take(frame, 40, "random"), take(frame, 40, "random")
+    first_rows = as_frame(first.data)
 
-    pd.testing.assert_frame_equal(first.data, second.data)
-    assert first.data.index.is_monotonic_increasing, "rows keep the input's order"
-    assert set(first.data["city"]) == {"Lyon", "Nantes", "Paris", "Rome"}
-    assert set(take(frame, 40, "head").data["city"]) == {"Lyon"}
+    pd.testing.assert_frame_equal(first_rows, second.data)
+    assert first_rows.index.is_monotonic_increasing, "rows keep the input's order"
+    assert set(first_rows["city"]) == {"Lyon", "Nantes", "Paris", "Rome"}
+    assert set(as_frame(take(frame, 40, "head").data)["city"]) == {"Lyon"}
 
 
 def test_random_positions_cost_nothing_in_the_input_size():
@@ -64,7 +67,7 @@ def test_a_pandas_schema_is_the_one_kedro_mlflow_infers_from_the_whole_input():
 
     assert rows.schema == infer_signature(model_input=frame).inputs
     assert required(rows.schema)["garden"] == ("double", False)
-    assert not rows.data["garden"].isna().any(), "the sample alone would call it required"
+    assert not as_frame(rows.data)["garden"].isna().any(), "the sample alone would call it required"
 
 
 def test_a_series_is_served_as_a_one_column_table():
@@ -72,7 +75,8 @@ def test_a_series_is_served_as_a_one_column_table():
 
     rows = take(series, 10, "random")
 
-    assert list(rows.data.columns) == ["garden"] and len(rows.data) == 10
+    served = as_frame(rows.data)
+    assert list(served.columns) == ["garden"] and len(served) == 10
     assert rows.schema == infer_signature(model_input=series).inputs
 
 
@@ -98,7 +102,7 @@ def test_a_lazy_polars_frame_gives_its_first_rows():
     rows = take(pl.from_pandas(houses()).lazy(), 10, "random")
 
     assert rows.strategy == "head"
-    assert rows.data["area"].tolist() == [i * 0.5 for i in range(10)]
+    assert as_frame(rows.data)["area"].tolist() == [i * 0.5 for i in range(10)]
     assert required(rows.schema)["garden"] == ("double", False)
 
 
@@ -107,7 +111,8 @@ def test_an_arrow_table_is_sampled_like_a_frame():
 
     rows = take(table, 20, "random")
 
-    assert len(rows.data) == 20 and list(rows.data.columns) == ["area", "rooms", "city", "garden"]
+    served = as_frame(rows.data)
+    assert len(served) == 20 and list(served.columns) == ["area", "rooms", "city", "garden"]
     assert required(rows.schema)["garden"] == ("double", False)
     batch = table.to_batches()[0]
     assert take(batch, 20, "random").schema == rows.schema
@@ -121,7 +126,7 @@ def test_a_dict_of_columns_and_a_list_of_records_become_tables():
 
     pd.testing.assert_frame_equal(from_columns.data, houses(8).head(4))
     assert required(from_columns.schema)["garden"] == ("double", False)
-    assert from_records.data["area"].tolist() == [1.0, 2.0]
+    assert as_frame(from_records.data)["area"].tolist() == [1.0, 2.0]
     assert from_records.schema == infer_signature(model_input=records).inputs
 
 

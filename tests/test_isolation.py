@@ -208,7 +208,8 @@ def _in_store(relative: str) -> bool:
 def _calls(calls: Path) -> list[tuple[str, str, str]]:
     if not calls.exists():
         return []
-    return [tuple(line.split(" ", 2)) for line in calls.read_text().splitlines()]
+    lines = [line.split(" ", 2) for line in calls.read_text().splitlines()]
+    return [(kind, name, rest) for kind, name, rest in lines]
 
 
 def _artifact_files(client, run_id: str, path: str | None = None) -> list[str]:

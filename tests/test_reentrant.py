@@ -111,7 +111,9 @@ def test_two_dry_runs_in_threads_leave_every_change_undone(tmp_path, monkeypatch
 
     executing, logging_ = Overlap(), Overlap()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = [pool.submit(_dry_run_and_log, first, executing, logging_) for first in (1, 0)]
+        runs = [
+            pool.submit(_dry_run_and_log, first, executing, logging_) for first in (True, False)
+        ]
         summaries = [run.result(timeout=300) for run in runs]
 
     assert all(summary.startswith("Serve check passed") for summary in summaries)

@@ -117,7 +117,9 @@ def _views_by_project(tracking_uri: str, experiment: str, download: Path) -> dic
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment {experiment!r} at {tracking_uri}"
+    experiment_id = found.experiment_id
     views = {}
     for run in client.search_runs([experiment_id]):
         run_id = run.info.run_id

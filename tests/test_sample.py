@@ -17,6 +17,8 @@ from kedro_mlflow_dryrun.report import CAPTURED
 from kedro_mlflow_dryrun.samples import SampleCapture
 from kedro_mlflow_dryrun.stages.sample import LOADED_WHOLE, PARTIAL_READ, read_partial
 
+from support import as_frame
+
 frames = data_frames(
     [column("a", dtype=int), column("b", dtype=float), column("c", elements=st.text(max_size=3))],
     index=range_indexes(max_size=30),
@@ -25,7 +27,7 @@ frames = data_frames(
 
 @given(frame=frames, size=st.integers(min_value=1, max_value=40))
 def test_head_is_the_first_rows_and_a_copy(frame, size):
-    sample = take(frame, size, "head").data
+    sample = as_frame(take(frame, size, "head").data)
 
     pd.testing.assert_frame_equal(sample, frame.iloc[:size])
     if len(sample):
@@ -47,8 +49,9 @@ def test_capture_keeps_the_first_load_of_the_input_only():
     capture.offer("houses", pd.DataFrame({"x": [1, 2, 3]}))
     capture.offer("houses", pd.DataFrame({"x": [7, 8, 9]}))
 
+    assert capture.sample is not None
     assert capture.sample.source == CAPTURED
-    assert capture.sample.data["x"].tolist() == [1, 2]
+    assert as_frame(capture.sample.data)["x"].tolist() == [1, 2]
 
 
 @pytest.fixture
@@ -124,7 +127,7 @@ def test_a_change_in_kedro_datasets_internals_falls_back_with_the_reason(tmp_pat
     sample = read_partial(DataCatalog({"houses": dataset}), "houses", 10)
 
     assert sample.source.startswith(f"{LOADED_WHOLE}: reading its first rows raised ")
-    assert sample.data["a"].tolist() == [1, 2]
+    assert as_frame(sample.data)["a"].tolist() == [1, 2]
     assert (
         "The dry run loads 'houses' whole: reading its first rows raised "
         "IncompatibleVersionError: kedro-datasets "
@@ -160,5 +163,5 @@ def test_a_parquet_directory_is_read_in_part_as_pandas_reads_it_whole(houses_dir
     assert sample.source == PARTIAL_READ
     # The same rows, in order, with the same dtypes; a request carries no index.
     first = whole.head(10).reset_index(drop=True)
-    pd.testing.assert_frame_equal(sample.data.reset_index(drop=True), first)
+    pd.testing.assert_frame_equal(as_frame(sample.data).reset_index(drop=True), first)
     assert sample.schema == infer_signature(model_input=whole).inputs

@@ -100,9 +100,14 @@ def test_the_app_is_built_once_per_loaded_model(monkeypatch):
     from kedro_mlflow_dryrun import compat
     from kedro_mlflow_dryrun.adapters.models import reply
 
-    built = []
+    built: list[object] = []
     build = compat.scoring_app
-    monkeypatch.setattr(compat, "scoring_app", lambda model: built.append(model) or build(model))
+
+    def counted(model: object) -> object:
+        built.append(model)
+        return build(model)
+
+    monkeypatch.setattr(compat, "scoring_app", counted)
     first, second = _model(_Together(parties=1)), _model(_Together(parties=1))
 
     answers = [reply(first, _body(float(x))).status for x in range(5)]

@@ -153,6 +153,7 @@ def test_backfill_then_training_with_the_credentials_of_credentials_yml(authenti
         client = MlflowClient(url)
         backfilled = mlflow.models.get_model_info(MODEL).signature
         version_2 = client.get_model_version("house_prices", "2")
+        assert version_2.run_id, "version 2 names the run that logged it"
         run = client.get_run(version_2.run_id)
         (model,) = logged_models(client, run)
         report = json.loads(
