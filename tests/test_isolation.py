@@ -271,7 +271,10 @@ def test_a_training_run_leaves_only_its_own_traces(project, tmp_path):
     assert dry_run.data.params == skipped.data.params
     assert set(dry_run.data.params) == {"features"}
     client = MlflowClient(tracking_uri=project.tracking_uri)
-    assert _artifact_files(client, dry_run.info.run_id) == ["dryrun/report.json"]
+    assert _artifact_files(client, dry_run.info.run_id) == [
+        "dryrun/report.html",
+        "dryrun/report.json",
+    ]
     assert _artifact_files(client, skipped.info.run_id) == []
     for run in (dry_run, skipped):
         assert [model.name for model in logged_models(client, run)] == ["house_prices"]

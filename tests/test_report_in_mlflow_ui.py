@@ -98,6 +98,6 @@ def test_the_finding_reads_in_the_mlflow_ui_artifact_view(project: Project, tmp_
                 browser.close()
 
     assert "batch_dependent" in text and "band" in text
-    assert "differs from the same row inside a request" in text
+    assert "the same row inside another request" in text
     assert verdict.startswith("Dry run verdict: passed")
     assert replay.startswith("curl -s http://127.0.0.1:5000/invocations")

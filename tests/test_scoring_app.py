@@ -15,10 +15,10 @@ from importlib.metadata import version
 import pandas as pd
 import pytest
 
-#: MLflow 3.0.0 registers its routes with ``app.route``, which Starlette 1.0 dropped:
-#: .ci/lowest.txt's set resolves FastAPI 0.165.0 (mlflow-skinny 3.0.0 asks for fastapi<1),
-#: which requires starlette>=1.6, so there the real app fails to build; elsewhere the test
-#: takes a method away.
+#: MLflow 3.0.0 registers its routes with ``app.route``, which Starlette 1.0 dropped: with
+#: FastAPI 0.164 or later (which require it) its real app fails to build. .ci/lowest.txt pins
+#: the FastAPI and Starlette of MLflow 3.0.0's release, so there, as on the newest versions,
+#: the test takes a method away.
 _ROUTE_GONE = "'FastAPI' object has no attribute 'route'"
 
 
