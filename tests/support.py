@@ -391,40 +391,16 @@ class Server:
 def mlflow_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``mlflow server [args]`` on a free port of 127.0.0.1, serving its artifacts over HTTP,
     stopped with the workers it started."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (root / "server.log").open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                *args,
-                "--host=127.0.0.1",
-                f"--port={port}",
-                "--workers=1",
-                f"--backend-store-uri=sqlite:///{root / 'server.db'}",
-                f"--artifacts-destination={root / 'artifacts'}",
-            ],
-            cwd=root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # No background job runner: the tests need none, and it is 4 more processes.
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + SERVER_STARTUP_SECONDS
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"mlflow server did not start:\n{(root / 'server.log').read_text()}"
-                    )
-                time.sleep(0.25)
-            yield Server(url=url, root=root)
-        finally:
-            _stop(process)
+    command = [
+        "server",
+        *args,
+        f"--backend-store-uri=sqlite:///{root / 'server.db'}",
+        f"--artifacts-destination={root / 'artifacts'}",
+    ]
+    # No background job runner: the tests need none, and it is 4 more processes.
+    environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
+    with _serving(command, root, "server.log", environment) as url:
+        yield Server(url=url, root=root)
 
 
 @dataclass
@@ -458,31 +434,30 @@ class ServedModel:
 def models_serve(model_uri: str, tracking_uri: str, root: Path) -> Iterator[ServedModel]:
     """``mlflow models serve --env-manager local`` of ``model_uri`` on a free port, started
     from ``root`` (outside the project, ``PYTHONPATH`` unset), stopped with its workers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     root.mkdir(parents=True, exist_ok=True)
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment["MLFLOW_TRACKING_URI"] = tracking_uri
     # It starts ``uvicorn`` by name: this interpreter's scripts come first on PATH.
     environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
-    with (root / "serve.log").open("w") as log:
+    command = ["models", "serve", f"--model-uri={model_uri}", "--env-manager=local"]
+    with _serving(command, root, "serve.log", environment) as url:
+        yield ServedModel(url=url)
+
+
+@contextmanager
+def _serving(command: list[str], root: Path, log: str, env: dict[str, str]) -> Iterator[str]:
+    """``mlflow <command>`` on a free port of 127.0.0.1, run from ``root`` with its output in
+    ``root / log``: its URL once ``/health`` answers; then stopped with its workers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    address = ["--host=127.0.0.1", f"--port={port}", "--workers=1"]
+    with (root / log).open("w") as output:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                f"--model-uri={model_uri}",
-                "--env-manager=local",
-                "--host=127.0.0.1",
-                f"--port={port}",
-                "--workers=1",
-            ],
+            [sys.executable, "-m", "mlflow", *command, *address],
             cwd=root,
-            stdout=log,
+            stdout=output,
             stderr=subprocess.STDOUT,
-            env=environment,
+            env=env,
             start_new_session=True,
         )
         try:
@@ -490,10 +465,10 @@ def models_serve(model_uri: str, tracking_uri: str, root: Path) -> Iterator[Serv
             while not _healthy(url):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"mlflow models serve did not start:\n{(root / 'serve.log').read_text()}"
+                        f"mlflow {command[0]} did not start:\n{(root / log).read_text()}"
                     )
                 time.sleep(0.25)
-            yield ServedModel(url=url)
+            yield url
         finally:
             _stop(process)
 
