@@ -16,6 +16,10 @@ PASSED: Status = "passed"
 FAILED: Status = "failed"
 SKIPPED: Status = "skipped"
 ERROR: Status = "error"
+#: An explore section whose findings 'on_explore: warn' only warns about.
+WARNED = "warned"
+#: A search ``explore_seconds`` cut: not a verdict that the model passed.
+INCOMPLETE = "incomplete"
 REPORT_PATH = "dryrun/report.json"
 #: The same report for people: the MLflow UI shows it in the run's artifact view.
 HTML_REPORT_PATH = "dryrun/report.html"

@@ -10,8 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kedro_mlflow_dryrun.report import ERROR, FAILED, PASSED, SKIPPED, VERDICT_STAGES, Status
-from kedro_mlflow_dryrun.stages.explore import INCOMPLETE, WARNED
+from kedro_mlflow_dryrun.report import (
+    ERROR,
+    FAILED,
+    INCOMPLETE,
+    PASSED,
+    SKIPPED,
+    VERDICT_STAGES,
+    WARNED,
+    Status,
+)
 from kedro_mlflow_dryrun.stages.explore.findings import KINDS, replay
 
 if TYPE_CHECKING:

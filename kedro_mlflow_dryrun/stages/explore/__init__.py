@@ -34,7 +34,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun import compat
-from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
+from kedro_mlflow_dryrun.report import FAILED, INCOMPLETE, PASSED, SKIPPED, WARNED
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.context import DryRunContext
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
-WARNED = "warned"
-#: A search ``explore_seconds`` cut: not a verdict that the model passed.
-INCOMPLETE = "incomplete"
 _PREFLIGHT = (
     "no logged model: the inference pipeline in MLflow's pyfunc model, which enforces "
     "the input schema of the signature a training run would log"
