@@ -8,6 +8,7 @@ explore reports (or does not) is checked against what ``mlflow models serve
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,10 @@ def test_a_lag_feature_is_batch_dependent_and_replays_as_served(tmp_path, serve)
     assert json.loads(finding["answer"])["predictions"] == ours
     assert json.loads(other["answer"])["predictions"] == theirs
     for row, position in other["rows"]:
-        assert ours[row]["price"] == theirs[position]["price"]
+        # A shrunk request may keep a null area: its price is NaN in both batches.
+        assert ours[row]["price"] == theirs[position]["price"] or (
+            math.isnan(ours[row]["price"]) and math.isnan(theirs[position]["price"])
+        )
         assert ours[row]["previous"] != theirs[position]["previous"]
 
 

@@ -1,10 +1,13 @@
 """The search: hypothesis generates requests, the checks examine each, hypothesis shrinks.
 
 A failing check raises an exception of a class of its own finding (its kind, and for
-``unanswered`` its error and node), which hypothesis tells apart from the others
-(``report_multiple_bugs``): it goes on generating after the first finding and shrinks
-each on its own. Each is reported with the smallest request that showed it (fewest
-rows, then shortest body).
+``unanswered`` its error and node). Hypothesis stops generating at the first one and
+shrinks it, for at most :data:`SHRINK_REQUESTS` requests: a shorter replay is nicer,
+not truer, and each shrinking request costs what a generated one does. The search then
+runs again with that finding known (a request showing it passes), so each distinct
+finding is found and shrunk on its own, and the last pass makes its requests in full.
+Each finding is reported with the smallest request that showed it (fewest rows, then
+shortest body).
 
 Deterministic and quiet: ``derandomize`` (seeded from the test function), no example
 database, only the generate and shrink phases, no deadline, ``Verbosity.quiet``. The
@@ -43,6 +46,14 @@ class Found(Exception):
 _FOUND: dict[str, type[Found]] = {}
 #: Searches at most: the first, and one more for each that found something new.
 PASSES = 3
+#: Requests a pass makes after its first finding (hypothesis's last generated ones and
+#: its shrinking), at most.
+SHRINK_REQUESTS = 20
+
+
+class Shrunk(BaseException):
+    """A pass's :data:`SHRINK_REQUESTS` made: a BaseException, which hypothesis lets
+    through, ending the pass with the smallest request of each finding seen so far."""
 
 
 def _found(key: str) -> type[Found]:
@@ -70,6 +81,8 @@ class Search:
     known: set[str] = field(default_factory=set)
     #: Distinct requests answered alike in two batches, and that answer: for ``concurrent``.
     stable: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
+    #: The request count at this pass's first finding.
+    first_found: int | None = None
 
     def examine(self, request: Request) -> None:
         """One example: raises the first property the request breaks."""
@@ -77,6 +90,8 @@ class Search:
 
         from kedro_mlflow_dryrun.stages.explore.strategies import request_body
 
+        if self.first_found is not None and self.requests - self.first_found >= SHRINK_REQUESTS:
+            raise Shrunk
         body = request_body(request)
         first = self.sender.send(body)
         self.requests += 1
@@ -103,6 +118,8 @@ class Search:
         if kept is None or finding.size < kept.size:
             self.smallest[finding.key] = finding
         if finding.key not in self.known:
+            if self.first_found is None:
+                self.first_found = self.requests
             raise _found(finding.key)(finding)
 
     def findings(self) -> list[Finding]:
@@ -123,11 +140,10 @@ class Search:
 
 
 def explore(search: Search, strategy: SearchStrategy[Request], examples: int) -> bool:
-    """Runs the search, again while a pass finds something new (hypothesis stops generating
-    soon after its first failure; a second distinct error would go unseen), at most
-    :data:`PASSES` times; returns whether ``explore_seconds`` cut it."""
+    """Runs the search, again while a pass finds something new (a pass stops at its first
+    finding), at most :data:`PASSES` times; returns whether ``explore_seconds`` cut it."""
     for _ in range(PASSES):
-        search.known = set(search.smallest)
+        search.known, search.first_found = set(search.smallest), None
         if _explored_once(search, strategy, examples):
             return True
         if set(search.smallest) == search.known:
@@ -149,7 +165,7 @@ def _explored_once(search: Search, strategy: SearchStrategy[Request], examples: 
         phases=(Phase.generate, Phase.shrink),
         verbosity=Verbosity.quiet,
         suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=True,
+        report_multiple_bugs=False,
     )
     @given(strategy)
     def generated(request: Request) -> None:
@@ -160,25 +176,27 @@ def _explored_once(search: Search, strategy: SearchStrategy[Request], examples: 
             generated()
     except OutOfTime:
         return True
+    except Shrunk:
+        return False
     except Unsatisfiable as error:
         raise DryRunInternalError(
             "Explore: every request generated from the input schema was refused by MLflow's "
             f"schema enforcement ({search.refused}); this is the plugin's fault, not the "
             "model's.\nFix: set 'explore: 0' in conf/<env>/dryrun.yml and report it."
         ) from error
-    except Exception as error:  # the findings, one or a group of them; else re-raised
-        if not search.smallest or not _findings_only(error):
+    except Exception as error:  # the finding, as it is or flaky; else re-raised
+        if not search.smallest or not _finding_only(error):
             raise
     return False
 
 
-def _findings_only(error: BaseException) -> bool:
-    """Whether hypothesis raised the findings and nothing else: one, an exception group
-    (of groups) of them, or, before hypothesis had groups, its ``MultipleFailures``,
-    which printed them (quietly: not at all) rather than carried them."""
+def _finding_only(error: BaseException) -> bool:
+    """Whether hypothesis raised the finding and nothing else: the finding, or, when the
+    shrunk request did not show it again (a nondeterministic model), hypothesis's flaky
+    failure (a group holding it in newer versions, an exception of its own in older)."""
     if isinstance(error, Found):
         return True
     inner = getattr(error, "exceptions", None)
     if inner is not None:
-        return all(_findings_only(exception) for exception in inner)
-    return type(error).__name__ == "MultipleFailures"
+        return all(_finding_only(exception) for exception in inner)
+    return type(error).__name__ == "Flaky"
