@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,26 +56,8 @@ def spark():
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
-    """A fresh copy of the example project, with its own sqlite MLflow store."""
+    """A fresh copy of the example project, with its own empty sqlite MLflow store."""
     return example_copy(tmp_path / "project")
-
-
-@pytest.fixture(scope="session")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow sqlite store with its tables made, once: MLflow's migrations of a new
-    store cost about 10 s on a busy machine, a copy of this one 0.1 s."""
-    from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
-
-    path = tmp_path_factory.mktemp("store") / "mlflow.db"
-    _get_sqlalchemy_store(f"sqlite:///{path}", None)
-    return path
-
-
-@pytest.fixture
-def stored(project: Project, empty_store: Path) -> Project:
-    """The project, its MLflow store already made (for tests of what a run logs)."""
-    shutil.copy(empty_store, project.path / "mlflow.db")
-    return project
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ Imported by the tests as ``support``; ``conftest.py`` only holds the fixtures.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -62,6 +63,9 @@ loggers:
 root:
   handlers: [stderr]
 """
+#: Explore's requests in the tests' copies of the example (the default is 50): every stage
+#: still runs, each training run a few seconds sooner. The tests of explore set their own.
+TEST_EXPLORE = 10
 UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
 
 
@@ -144,7 +148,8 @@ class Project:
             path.write_text(text[:start] + kedro.__version__ + text[end:])
 
     def set_dryrun(self, **settings: Any) -> None:
-        self.write("conf/base/dryrun.yml", json.dumps(settings))
+        """``conf/base/dryrun.yml`` holding ``settings`` alone (and the tests' ``explore``)."""
+        self.write("conf/base/dryrun.yml", json.dumps({"explore": TEST_EXPLORE, **settings}))
 
     def set_log_model_kwargs(self, expression: str) -> None:
         registry = self.path / f"src/{PACKAGE}/pipeline_registry.py"
@@ -212,12 +217,26 @@ class Project:
 
 
 def example_copy(path: Path) -> Project:
-    """A fresh copy of the example project at ``path``, with nothing training left."""
+    """A fresh copy of the example project at ``path``, with nothing training left, an
+    empty MLflow store (its tables made, no run) and :data:`TEST_EXPLORE`."""
     ignored = shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
     shutil.copytree(EXAMPLE, path, ignore=ignored)
+    shutil.copy(empty_store(), path / "mlflow.db")
     project = Project(path)
     project.made_with_installed_kedro()
+    project.append("conf/base/dryrun.yml", f"explore: {TEST_EXPLORE}")
     return project
+
+
+@functools.cache
+def empty_store() -> Path:
+    """An MLflow sqlite store with its tables made, once per process: MLflow's migrations
+    of a new store cost 3 to 10 s, the copy of this one a millisecond."""
+    from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
+
+    path = Path(tempfile.mkdtemp(prefix="empty-store-")) / "mlflow.db"
+    _get_sqlalchemy_store(f"sqlite:///{path}", None)
+    return path
 
 
 def relocated_copy(project: Project, path: Path) -> Project:

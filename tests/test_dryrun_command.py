@@ -141,6 +141,8 @@ def test_preflight_names_a_decimal_and_exits_1(trained_project):
 
 
 def test_preflight_before_any_training_says_what_is_missing(project):
+    (project.path / "mlflow.db").unlink()
+
     result = project.kedro("dryrun")
 
     assert result.returncode == 1, result.output

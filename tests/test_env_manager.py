@@ -32,10 +32,10 @@ def _train(project, in_process, log_model_kwargs: str, **dryrun: object):
     return project.mlflow_view()
 
 
-def test_the_tutorial_layout_passes_by_default_and_warns_for_conda(stored, in_process):
+def test_the_tutorial_layout_passes_by_default_and_warns_for_conda(project, in_process):
     conda_env = f'{{"name": "house_prices", "conda_env": {TUTORIAL_CONDA_ENV!r}}}'
 
-    view = _train(stored, in_process, conda_env)
+    view = _train(project, in_process, conda_env)
 
     assert view.tags["dryrun.environment"] == "passed", view.report.get("reason")
     assert view.tags["dryrun.status"] == "passed"
@@ -53,8 +53,8 @@ def test_the_tutorial_layout_passes_by_default_and_warns_for_conda(stored, in_pr
 
     (model,) = view.models
     uri = f"models:/{model.model_id}"
-    stored.set_dryrun(**_QUICK)  # on_failure: fail, the default
-    served_with_conda = stored.kedro(
+    project.set_dryrun(**_QUICK)  # on_failure: fail, the default
+    served_with_conda = project.kedro(
         "dryrun", "--model-uri", uri, "--env-manager", "conda", "--json"
     )
 
@@ -65,10 +65,10 @@ def test_the_tutorial_layout_passes_by_default_and_warns_for_conda(stored, in_pr
     assert "built by --env-manager conda from conda.yaml" in report["reason"]
 
 
-def test_the_tutorial_layout_fails_when_served_with_conda(stored, in_process):
+def test_the_tutorial_layout_fails_when_served_with_conda(project, in_process):
     conda_env = f'{{"name": "house_prices", "conda_env": {TUTORIAL_CONDA_ENV!r}}}'
 
-    view = _train(stored, in_process, conda_env, env_manager="conda")
+    view = _train(project, in_process, conda_env, env_manager="conda")
 
     assert view.tags["dryrun.environment"] == "failed"
     reason = view.report["reason"]
@@ -80,11 +80,11 @@ def test_the_tutorial_layout_fails_when_served_with_conda(stored, in_process):
 
 @pytest.mark.parametrize("manager", ["virtualenv", "uv", "conda", ["local", "uv"]])
 def test_a_requirement_defect_fails_under_every_manager_that_installs_them(
-    stored, in_process, manager
+    project, in_process, manager
 ):
     pandas_only = f'{{"name": "house_prices", "pip_requirements": ["{PINS[1]}"]}}'
 
-    view = _train(stored, in_process, pandas_only, env_manager=manager)
+    view = _train(project, in_process, pandas_only, env_manager=manager)
 
     assert view.tags["dryrun.environment"] == "failed"
     reason = view.report["reason"]
@@ -93,11 +93,11 @@ def test_a_requirement_defect_fails_under_every_manager_that_installs_them(
 
 
 def test_served_locally_the_training_environment_holds_what_the_requirements_lack(
-    stored, in_process
+    project, in_process
 ):
     pandas_only = f'{{"name": "house_prices", "pip_requirements": ["{PINS[1]}"]}}'
 
-    view = _train(stored, in_process, pandas_only, env_manager="local")
+    view = _train(project, in_process, pandas_only, env_manager="local")
 
     assert view.tags["dryrun.environment"] == "passed", view.report.get("reason")
     others = view.report["environment"]["other_managers"]

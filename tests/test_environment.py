@@ -235,9 +235,8 @@ TABULATE_NODES = """
 """
 
 
-def test_a_wheel_file_install_is_pinned_and_the_projects_own_wheel_is_shipped(stored, tmp_path):
+def test_a_wheel_file_install_is_pinned_and_the_projects_own_wheel_is_shipped(project, tmp_path):
     """As offline and Docker builds install: ``pip install ./tabulate-0.9.0-py3-none-any.whl``."""
-    project = stored
     project.override_node(TABULATE_NODES)
     wheels = tmp_path / "wheels"
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels]

@@ -23,7 +23,7 @@ from support import MlflowView, Project, example_copy, forget, session_run, trac
 
 #: Requirements written by hand: MLflow's inference (a subprocess) is not what is tested.
 LOG_MODEL_KWARGS = '{"name": "house_prices", "pip_requirements": ["kedro-mlflow", "pandas"]}'
-SETTINGS = {"drop_columns": ["price"], "environment": "off", "explore_seconds": 120}
+SETTINGS = {"drop_columns": ["price"], "environment": "off", "explore": 50, "explore_seconds": 120}
 
 BATCH_DEPENDENT = """
     _priced = predict_prices

@@ -131,12 +131,11 @@ def test_the_plugins_own_failure_is_an_error_that_loses_nothing(
 
 
 def test_a_model_kedro_mlflow_fails_to_log_is_an_error_never_passed(
-    stored, in_process, plugin_lines
+    project, in_process, plugin_lines
 ):
     import mlflow
     from mlflow import MlflowClient
 
-    project = stored
     # MLflow refuses both at once: kedro-mlflow's log_model raises after the dry run.
     project.set_log_model_kwargs(
         '{"name": "house_prices", "conda_env": {"dependencies": ["pip"]}, '

@@ -133,12 +133,12 @@ def test_the_plugin_s_own_failure_is_an_error_not_a_failure(trained, tmp_path):
     )
 
 
-def test_a_training_run_writes_the_file_dryrun_yml_names(stored, in_process):
-    stored.set_dryrun(drop_columns=["price"], junit_xml="reports/training.xml")
+def test_a_training_run_writes_the_file_dryrun_yml_names(project, in_process):
+    project.set_dryrun(drop_columns=["price"], junit_xml="reports/training.xml")
 
     in_process(pipeline_name="training")
 
-    suite = _suite(stored.path / "reports" / "training.xml")
+    suite = _suite(project.path / "reports" / "training.xml")
     assert suite.name.startswith("kedro run (MLflow run ")
     outcomes = _outcomes(suite)
     assert [case.name for case in suite] == CHECKS

@@ -51,10 +51,11 @@ def test_other_tensors_keep_their_tensor_spec_described_readably(output, describ
     assert describe_outputs(ModelSignature(outputs=infer_output_schema(output))) == described
 
 
-def test_labels_are_a_string_column_that_spark_udf_returns(stored, in_process, plugin_lines, spark):
+def test_labels_are_a_string_column_that_spark_udf_returns(
+    project, in_process, plugin_lines, spark
+):
     import mlflow
 
-    project = stored
     project.override_node(STRING_BANDS)
 
     in_process(pipeline_names=["training"])

@@ -80,8 +80,7 @@ def _apply(project, reason: str) -> str:
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_the_fix_applied_as_written_makes_the_audit_pass(stored, in_process, monkeypatch, form):
-    project = stored
+def test_the_fix_applied_as_written_makes_the_audit_pass(project, in_process, monkeypatch, form):
     written, files, fixed_key = FORMS[form]
     if fixed_key == "extra_pip_requirements":
         # MLflow's inference times out (a slow model load) and falls back to its defaults.

@@ -26,7 +26,7 @@ def _registering_method() -> str:
 
 @pytest.mark.lowest
 def test_an_app_mlflow_models_serve_cannot_build_fails_the_serve_check(
-    stored, in_process, monkeypatch
+    project, in_process, monkeypatch
 ):
     """As with MLflow 3.0.0 beside Starlette 1.0: the method is gone. .ci/lowest.txt pins the
     FastAPI and Starlette of MLflow 3.0.0's release, so there too the test takes it away."""
@@ -37,11 +37,11 @@ def test_an_app_mlflow_models_serve_cannot_build_fails_the_serve_check(
         owner = next(cls for cls in FastAPI.__mro__ if method in vars(cls))
         monkeypatch.delattr(owner, method)
     expected = f"'FastAPI' object has no attribute '{method}'"
-    stored.set_dryrun(drop_columns=["price"], environment="off", explore=0, on_failure="warn")
+    project.set_dryrun(drop_columns=["price"], environment="off", explore=0, on_failure="warn")
 
     in_process(pipeline_name="training")  # Kedro 1.0 (the lowest) has no pipeline_names
 
-    view = stored.mlflow_view()
+    view = project.mlflow_view()
     assert len(view.models) == 1
     assert view.tags["dryrun.status"] == "failed"
     reason = view.report["reason"]
