@@ -13,7 +13,14 @@ import pytest
 from mlflow import MlflowClient
 from test_end_to_end import DECIMAL_PRICES
 
-from support import Project, RunResult, logged_models, stderr_logging
+from support import (
+    Project,
+    RunResult,
+    example_copy,
+    logged_models,
+    relocated_copy,
+    stderr_logging,
+)
 
 #: A project's own conf/logging.yml whose handler writes to stdout, as many do.
 PROJECT_LOGGING = """
@@ -71,6 +78,21 @@ def _runs(project: Project) -> list[Any]:
     client = _client(project)
     experiments = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(experiments, order_by=["attributes.start_time ASC"])
+
+
+@pytest.fixture(scope="module")
+def _registered_without_dryrun(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The example, its model registered as 'house_prices', trained with the dry run off."""
+    project = example_copy(tmp_path_factory.mktemp("without_dryrun") / "project")
+    project.set_log_model_kwargs(REGISTERED)
+    _train(project, "--no-output-schema")
+    return project
+
+
+@pytest.fixture
+def trained_without_dryrun(_registered_without_dryrun: Project, tmp_path: Path) -> Project:
+    """A copy of it (its model, its store and the store's artifacts), for a test to change."""
+    return relocated_copy(_registered_without_dryrun, tmp_path / "project")
 
 
 def _train(project: Project, *args: str) -> None:
@@ -159,14 +181,17 @@ def _report_after_kedros_line(result: RunResult) -> dict[str, Any]:
     return json.loads(result.stdout[start:])
 
 
-def test_json_stdout_is_the_report_alone_after_kedros_import_line(project):
+def test_json_stdout_is_the_report_alone_after_kedros_import_line(trained_project):
     """Whatever the logging (Kedro's default; a project's own logging.yml whose StreamHandler
     holds sys.stdout; a logging configuration on stderr), stdout holds the report for a
     failure (1), an error (2) and a pass (0), and Kedro's and the plugin's later lines go to
     stderr; with the logging on stderr, stdout parses whole."""
-    failure = project.kedro("dryrun", "--json")  # before any training: no regressor
+    project = trained_project
+    regressor = project.path / "data/06_models/regressor.pkl"
+    kept = regressor.rename(project.path / "regressor.pkl")
+    failure = project.kedro("dryrun", "--json")  # as before any training: no regressor
+    kept.rename(regressor)
     error, error_report = _json(project, "--model-uri", "models:/no_such_model/1")
-    _train(project)
     passed = project.kedro("dryrun", "--json")
     project.write("conf/logging.yml", PROJECT_LOGGING)
     own_passed = project.kedro("dryrun", "--json")
@@ -187,8 +212,8 @@ def test_json_stdout_is_the_report_alone_after_kedros_import_line(project):
 
 
 @pytest.mark.lowest
-def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(project):
-    _train(project, "--no-output-schema")
+def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(trained_without_dryrun):
+    project = trained_without_dryrun
     (model,) = logged_models(_client(project), _runs(project)[0])
     uri = f"models:/{model.model_id}"
     before = mlflow.models.get_model_info(uri).signature
@@ -203,15 +228,14 @@ def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(project):
         ("band", "string"),
     ]
     assert after.inputs == before.inputs and after.params == before.params
-    assert f"Signature of {uri}:\n  inputs:" in result.output
+    assert f"Signature of {uri} (house_prices version 1):\n  inputs:" in result.output
     assert "  outputs: None\n" in result.output
     assert "Signature written:\n" in result.output
     assert len(_runs(project)) == 1, "a backfill starts no MLflow run"
 
 
-def test_every_model_uri_form_reaches_the_logged_model(project):
-    project.set_log_model_kwargs(REGISTERED)
-    _train(project, "--no-output-schema")
+def test_every_model_uri_form_reaches_the_logged_model(trained_without_dryrun):
+    project = trained_without_dryrun
     client = _client(project)
     run_id = _runs(project)[0].info.run_id
     model_id = mlflow.models.get_model_info("models:/house_prices/1").model_id
