@@ -42,7 +42,7 @@ def _error(result) -> str:
 def test_a_set_in_a_nested_dict_is_located(project):
     project.override_node(SET_IN_NESTED_DICT)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     message = _error(result)
@@ -57,7 +57,7 @@ def test_nan_fails_under_strict_json(project, on_failure):
     project.override_node(NAN_PRICES)
     project.set_dryrun(strict_json=True, drop_columns=["price"], on_failure=on_failure)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == (1 if on_failure == "fail" else 0), result.output
     assert (
@@ -71,7 +71,7 @@ def test_nan_only_warns_by_default(project):
     project.override_node(NAN_PRICES)
     project.set_dryrun(drop_columns=["price"])
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     assert "holds NaN or Infinity, which strict JSON rejects: column 'price', row 3" in (
@@ -85,7 +85,7 @@ def test_nan_only_warns_by_default(project):
 def test_a_dropped_column_the_pipeline_needs_is_named(project):
     project.override_node(NEEDS_TARGET)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     message = _error(result)
@@ -97,7 +97,7 @@ def test_a_dropped_column_the_pipeline_needs_is_named(project):
 def test_input_example_rows_zero_logs_no_example(project):
     project.set_dryrun(drop_columns=["price"], input_example_rows=0, serve_check=False)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     view = project.mlflow_view()
@@ -128,7 +128,7 @@ def test_a_signature_that_omits_inputs_fails_the_dry_run_with_the_columns(projec
         """,
     )
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     assert "The inference pipeline raised in node 'design_matrix'" in result.output

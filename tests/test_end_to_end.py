@@ -90,7 +90,7 @@ def test_training_run_records_the_output_schema_on_the_logged_model(project):
 def test_no_output_schema_skips_the_dry_run_and_leaves_kedro_mlflow_alone(project):
     project.override_node(MARKED_DESIGN)
 
-    result = project.kedro("run", "--pipeline=training", "--no-output-schema")
+    result = project.kedro_here("run", "--pipeline=training", "--no-output-schema")
 
     assert result.returncode == 0, result.output
     assert not (project.path / "inference_ran.marker").exists()
@@ -108,7 +108,7 @@ def test_enabled_false_in_dryrun_yml_skips_like_the_flag(project):
     project.override_node(MARKED_DESIGN)
     project.set_dryrun(enabled=False)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     assert not (project.path / "inference_ran.marker").exists()
@@ -121,7 +121,7 @@ def test_the_marker_shows_when_the_dry_run_does_run(project):
     """Guards the two tests above: the marker node does write when it runs."""
     project.override_node(MARKED_DESIGN)
 
-    assert project.kedro("run", "--pipeline=training").returncode == 0
+    assert project.kedro_here("run", "--pipeline=training").returncode == 0
     assert (project.path / "inference_ran.marker").exists()
 
 
@@ -170,7 +170,7 @@ def test_on_failure_warn_logs_the_failure_and_exits_zero(project):
     project.override_node(DECIMAL_PRICES)
     project.set_dryrun(on_failure="warn")
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     assert "Dry run failed" in result.output
@@ -186,7 +186,7 @@ def test_on_failure_warn_logs_the_failure_and_exits_zero(project):
 def test_inference_node_that_raises_names_the_node_and_keeps_the_model(project):
     project.override_node(RAISING_PRICES)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     assert "node 'predict_prices'" in result.output
@@ -204,7 +204,7 @@ def test_signature_none_logs_no_signature_but_still_checks_json(project, setting
     project.override_node(DECIMAL_PRICES)
     project.set_log_model_kwargs(f'{{"name": "house_prices", "signature": {setting}}}')
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     view = project.mlflow_view()
@@ -226,7 +226,7 @@ def test_a_pipeline_that_is_not_pipeline_ml_is_left_alone(project):
         """,
     )
 
-    result = project.kedro("run", "--pipeline=plain")
+    result = project.kedro_here("run", "--pipeline=plain")
 
     assert result.returncode == 0, result.output
     assert "Dry run" not in result.output

@@ -47,7 +47,7 @@ def test_an_input_training_did_not_load_and_not_readable_in_part_is_loaded_whole
     )
     project.set_dryrun(drop_columns=["price"])
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     loaded = "the catalog entry, loaded whole: a PickleDataset cannot be read in part"
@@ -63,7 +63,7 @@ def test_sample_dataset_names_another_dataset_to_sample(project):
     )
     project.set_dryrun(drop_columns=["price"], sample_dataset="houses")
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     view = project.mlflow_view()
@@ -79,7 +79,7 @@ def test_an_empty_sample_fails_and_says_so(project):
     )
     project.set_dryrun(drop_columns=["price"])
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     assert "'requests' has no rows, so the inference pipeline cannot be tried" in result.output
@@ -90,7 +90,7 @@ def test_fewer_rows_than_sample_size_uses_them_all(project):
     houses = (project.path / "data/01_raw/houses.csv").read_text().splitlines()
     (project.path / "data/01_raw/houses.csv").write_text("\n".join(houses[:31]) + "\n")
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     assert project.mlflow_view().report["sample_rows"] == 30
@@ -104,7 +104,7 @@ def test_an_output_of_none_names_the_node(project):
         """
     )
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     assert "node 'predict_prices'" in result.output
@@ -117,7 +117,7 @@ def test_an_output_of_none_names_the_node(project):
     "option", ["--nodes=fit_regressor", "--from-nodes=fit_regressor", "--to-nodes=fit_regressor"]
 )
 def test_a_partial_training_run_is_skipped_with_the_reason(project, option):
-    result = project.kedro("run", "--pipeline=training", option)
+    result = project.kedro_here("run", "--pipeline=training", option)
 
     assert result.returncode == 0, result.output
     assert "Dry run skipped: a partial training run" in result.output
@@ -142,7 +142,7 @@ def test_several_pipelines_at_once_are_skipped_with_the_reason(project):
         """,
     )
 
-    result = project.kedro("run", "--pipelines=training,other")
+    result = project.kedro_here("run", "--pipelines=training,other")
 
     assert result.returncode == 0, result.output
     assert "Dry run skipped: 'training' ran together with other pipelines" in result.output

@@ -91,7 +91,7 @@ def test_the_variable_works_when_the_project_overrides_run(project):
 
 
 def test_only_missing_outputs_is_a_partial_run(project):
-    result = project.kedro("run", "--pipeline=training", "--only-missing-outputs")
+    result = project.kedro_here("run", "--pipeline=training", "--only-missing-outputs")
 
     assert result.returncode == 0, result.output
     assert "Dry run skipped: a partial training run (--only-missing-outputs)" in result.output
