@@ -123,7 +123,7 @@ def test_an_editable_project_is_shipped_as_code_never_pinned(project, fresh_pyth
 def test_ship_project_code_false_fails_naming_the_package(project):
     project.set_dryrun(drop_columns=["price"], ship_project_code=False)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     assert f"'{PACKAGE}' is the project's package" in result.output
@@ -142,7 +142,7 @@ def test_hand_written_requirements_without_kedro_mlflow_fail_naming_it(project):
     written = '["kedro-datasets", "pandas"]'
     project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     assert "'kedro_mlflow'" in result.output and "'kedro-mlflow==" in result.output
@@ -159,7 +159,7 @@ def test_environment_off_skips_the_audit(project):
     project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
     project.set_dryrun(drop_columns=["price"], environment="off")
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     assert project.mlflow_view().tags["dryrun.environment"] == "skipped"

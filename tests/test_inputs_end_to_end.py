@@ -74,7 +74,7 @@ def test_a_polars_input_trains_and_passes(project):
         """,
     )
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     report = _assert_passed_with_the_output_schema(project, result)
     assert report["sample_strategy"] == "random"
@@ -109,7 +109,7 @@ def test_a_dict_of_columns_trains_and_is_served_as_a_table(project):
     project.write("src/house_prices/basket.py", BASKET)
     _pickle_houses(project, "houses.to_dict('list')")
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     _assert_passed_with_the_output_schema(project, result)
     assert _inputs(project) == INPUTS
@@ -119,7 +119,7 @@ def test_an_input_of_an_unknown_class_skips_the_dry_run_with_the_way_out(project
     project.write("src/house_prices/basket.py", BASKET)
     _pickle_houses(project, "Basket(houses)")
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     assert "Dry run skipped: " in result.output
