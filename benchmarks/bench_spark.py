@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "house_prices"
 sys.path.insert(0, str(EXAMPLE / "src"))
 
-from measure import machine_info  # noqa: E402
+from measure import kedro_training_run, machine_info  # noqa: E402
 from provenance import RESULTS, plugin_sha256, source, write  # noqa: E402
 
 from house_prices.synthetic import make_houses  # noqa: E402
@@ -173,18 +172,7 @@ def spark_project(
 
 def kedro_run(project: Path) -> float:
     """Whole-process seconds of one training run."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--pipeline=training"],
-        cwd=project,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"kedro run failed in {project}:\n{done.stdout}\n{done.stderr}")
-    return seconds
+    return kedro_training_run(project, ENV)
 
 
 def last_report(project: Path) -> dict:

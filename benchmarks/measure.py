@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,3 +178,20 @@ def machine_info() -> dict[str, Any]:
         "load_average_at_start": os.getloadavg(),
         "packages": versions,
     }
+
+
+def kedro_training_run(project: Path, env: Mapping[str, str]) -> float:
+    """Whole-process seconds of one ``kedro run --pipeline=training`` in ``project``; a run
+    that fails ends the benchmark with its output."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipeline=training"],
+        cwd=project,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"kedro run failed in {project}:\n{done.stdout}\n{done.stderr}")
+    return seconds
