@@ -9,14 +9,7 @@ from typing import Any
 
 import pytest
 
-from support import (
-    Project,
-    example_copy,
-    forget,
-    relocated_copy,
-    session_run,
-    track_in_project,
-)
+from support import Project, example_copy, in_project, relocated_copy, session_run
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,16 +86,14 @@ def plugin_lines():
 
 
 @pytest.fixture
-def in_process(project: Project, monkeypatch: pytest.MonkeyPatch):
+def in_process(project: Project):
     """Runs the project with ``KedroSession`` in this process, then forgets it."""
-    monkeypatch.chdir(project.path)
-    track_in_project(project)
 
     def run(runtime_params: dict[str, Any] | None = None, **run_kwargs: Any) -> dict[str, Any]:
         return session_run(project, runtime_params, **run_kwargs)
 
-    yield run
-    forget(project)
+    with in_project(project):
+        yield run
 
 
 def _main_module_of_a_script() -> None:

@@ -184,18 +184,14 @@ class Project:
         from click.testing import CliRunner
         from kedro.framework.cli.cli import KedroCLI
 
-        previous = Path.cwd()
-        track_in_project(self)
         environ = os.environ.copy()
         os.environ.update(env or {})
         try:
-            os.chdir(self.path)
-            result = CliRunner().invoke(KedroCLI(self.path), list(args))
+            with in_project(self):
+                result = CliRunner().invoke(KedroCLI(self.path), list(args))
         finally:
-            os.chdir(previous)
             os.environ.clear()
             os.environ.update(environ)
-            forget(self)
         return RunResult(result.exit_code, result.stdout, result.stderr)
 
     def _environment(self, env: dict[str, str] | None) -> dict[str, str]:
@@ -301,6 +297,21 @@ def track_in_project(project: Project) -> None:
             name: house_prices
         """,
     )
+
+
+@contextmanager
+def in_project(project: Project) -> Iterator[None]:
+    """This process run from the project, as Kedro runs there: its directory the current
+    one, its tracking store by absolute URI; then the directory as it was and the project
+    forgotten."""
+    previous = Path.cwd()
+    track_in_project(project)
+    os.chdir(project.path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+        forget(project)
 
 
 def session_run(

@@ -19,7 +19,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from support import MlflowView, Project, example_copy, forget, session_run, track_in_project
+from support import MlflowView, Project, example_copy, forget, in_project, session_run
 
 #: Requirements written by hand: MLflow's inference (a subprocess) is not what is tested.
 LOG_MODEL_KWARGS = '{"name": "house_prices", "pip_requirements": ["kedro-mlflow", "pandas"]}'
@@ -106,13 +106,8 @@ def train(project: Project, node: str, **settings: Any) -> None:
     project.override_node(node)
     project.set_log_model_kwargs(LOG_MODEL_KWARGS)
     project.set_dryrun(**{**SETTINGS, **settings})
-    track_in_project(project)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project.path)
-        try:
-            session_run(project, pipeline_name="training")
-        finally:
-            forget(project)
+    with in_project(project):
+        session_run(project, pipeline_name="training")
 
 
 @pytest.fixture(scope="module")
