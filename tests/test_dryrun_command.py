@@ -1,4 +1,6 @@
-"""``kedro dryrun`` in a subprocess: the pre-flight, logged models, drift, as a user sees them."""
+"""``kedro dryrun`` as a user sees it: the pre-flight, logged models, drift. In a subprocess
+where the process is what is tested (what it writes, a traceback, ``--json``, the lowest
+versions), else Kedro's CLI in the test's process."""
 
 from __future__ import annotations
 
@@ -85,7 +87,10 @@ def _registered_without_dryrun(tmp_path_factory: pytest.TempPathFactory) -> Proj
     """The example, its model registered as 'house_prices', trained with the dry run off."""
     project = example_copy(tmp_path_factory.mktemp("without_dryrun") / "project")
     project.set_log_model_kwargs(REGISTERED)
-    _train(project, "--no-output-schema")
+    # In a subprocess: the tests take copies, and a run in this process would leave
+    # conf/local/mlflow.yml naming this store by its absolute path (support.in_project).
+    result = project.kedro("run", "--pipeline=training", "--no-output-schema")
+    assert result.returncode == 0, result.output
     return project
 
 
@@ -95,14 +100,14 @@ def trained_without_dryrun(_registered_without_dryrun: Project, tmp_path: Path) 
     return relocated_copy(_registered_without_dryrun, tmp_path / "project")
 
 
-def _train(project: Project, *args: str) -> None:
-    result = project.kedro("run", "--pipeline=training", *args)
+def _train(project: Project) -> None:
+    result = project.kedro_here("run", "--pipeline=training")
     assert result.returncode == 0, result.output
 
 
 def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
-    listed = project.kedro("--help")
-    helped = project.kedro("dryrun", "--help")
+    listed = project.kedro_here("--help")
+    helped = project.kedro_here("dryrun", "--help")
 
     assert listed.returncode == 0 and "dryrun" in listed.output
     assert helped.returncode == 0, helped.output
@@ -110,7 +115,7 @@ def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
         assert option in helped.output
     for option in ("--input", "--fresh", "--json"):
         assert option in helped.output
-    misused = project.kedro("dryrun", "--set-signature")
+    misused = project.kedro_here("dryrun", "--set-signature")
     assert misused.returncode == 2
     assert "--set-signature, --input and --fresh need --model-uri." in misused.output
 
@@ -245,8 +250,8 @@ def test_every_model_uri_form_reaches_the_logged_model(trained_without_dryrun):
 
     by_version, written = _json(project, "--model-uri", "models:/house_prices/1", "--set-signature")
     by_alias, aliased = _json(project, "--model-uri", "models:/house_prices@champion")
-    fresh = project.kedro("dryrun", "--model-uri", "models:/house_prices@champion", "--fresh")
-    by_run = project.kedro(
+    fresh = project.kedro_here("dryrun", "--model-uri", "models:/house_prices@champion", "--fresh")
+    by_run = project.kedro_here(
         "dryrun", "--model-uri", f"runs:/{run_id}/house_prices", "--input", str(requests)
     )
 
@@ -311,7 +316,7 @@ def test_dropping_an_output_column_is_breaking_drift_which_warns_or_fails(projec
     _train(project)
     project.override_node(NO_BAND)
 
-    warned = project.kedro("run", "--pipeline=training")
+    warned = project.kedro_here("run", "--pipeline=training")
 
     assert warned.returncode == 0, warned.output
     assert (
@@ -332,7 +337,7 @@ def test_dropping_an_output_column_is_breaking_drift_which_warns_or_fails(projec
 
     project.set_dryrun(drop_columns=["price"], on_drift="fail")
     project.override_node(PRICE_AS_TEXT)
-    failed = project.kedro("run", "--pipeline=training")
+    failed = project.kedro_here("run", "--pipeline=training")
 
     assert failed.returncode == 1, failed.output
     assert (

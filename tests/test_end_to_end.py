@@ -126,7 +126,7 @@ def test_the_marker_shows_when_the_dry_run_does_run(project):
 
 
 def test_run_help_shows_the_flag_and_keeps_kedro_options(project):
-    result = project.kedro("run", "--help")
+    result = project.kedro_here("run", "--help")
 
     assert result.returncode == 0, result.output
     for option in ("--no-output-schema", "--pipelines", "--runner", "--params", "--env", "--nodes"):
@@ -134,7 +134,7 @@ def test_run_help_shows_the_flag_and_keeps_kedro_options(project):
 
 
 def test_kedro_options_still_work_with_the_flag(project):
-    result = project.kedro(
+    result = project.kedro_here(
         "run",
         "--pipelines=training",
         "--runner=ThreadRunner",

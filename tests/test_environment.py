@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import PACKAGE, UV, overlay_python, uv_install
+from support import PACKAGE, UV, overlay_python, plugin_cache_in, uv_install
 
 PREDICT = """
 import sys
@@ -175,7 +175,7 @@ def test_fresh_mode_serves_the_sample_from_a_cached_environment(project, tmp_pat
 
     for _ in range(2):
         result = project.kedro(
-            "run", "--pipeline=training", env={"XDG_CACHE_HOME": str(tmp_path / "cache")}
+            "run", "--pipeline=training", env=plugin_cache_in(tmp_path / "cache")
         )
         assert result.returncode == 0, result.output
         assert "its environment holds what it imports (fresh)" in result.output
@@ -214,7 +214,7 @@ def test_fresh_mode_catches_an_import_no_pickle_names(project, tmp_path):
     project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
     project.set_dryrun(drop_columns=["price"], environment="fresh", env_manager="uv")
 
-    result = project.kedro("run", "--pipeline=training", env={"XDG_CACHE_HOME": str(tmp_path)})
+    result = project.kedro("run", "--pipeline=training", env=plugin_cache_in(tmp_path))
 
     assert result.returncode == 1, result.output
     assert "fresh environment built by uv from requirements.txt" in result.output

@@ -35,13 +35,13 @@ def test_a_value_missing_beyond_the_sample_leaves_the_column_optional(project, r
 
     alone = Project(project.path.parent / "kedro_mlflow_alone")
     shutil.copytree(project.path, alone.path)
-    without_plugin = alone.kedro(
+    without_plugin = alone.kedro_for(runner)(
         "run", "--pipeline=training", f"--runner={runner}", "--no-output-schema"
     )
     assert without_plugin.returncode == 0, without_plugin.output
     expected = [c for c in input_schema(alone) if c["name"] != "price"]
 
-    result = project.kedro("run", "--pipeline=training", f"--runner={runner}")
+    result = project.kedro_for(runner)("run", "--pipeline=training", f"--runner={runner}")
 
     assert result.returncode == 0, result.output
     assert "Dry run passed: 100 rows of 'houses'" in result.output

@@ -41,7 +41,7 @@ def _outcomes(suite: TestSuite) -> dict[str, str]:
 @pytest.fixture
 def trained(project: Project) -> Project:
     """The example, trained once without the dry run: the artifacts the pre-flight loads."""
-    result = project.kedro("run", "--pipeline=training", "--no-output-schema")
+    result = project.kedro_here("run", "--pipeline=training", "--no-output-schema")
     assert result.returncode == 0, result.output
     return project
 
@@ -49,7 +49,7 @@ def trained(project: Project) -> Project:
 def test_preflight_of_a_passing_project_has_no_failures(trained, tmp_path):
     path = tmp_path / "reports" / "dryrun.xml"
 
-    result = trained.kedro("dryrun", "--junit-xml", str(path))
+    result = trained.kedro_here("dryrun", "--junit-xml", str(path))
 
     assert result.returncode == 0, result.output
     suite = _suite(path)
@@ -73,7 +73,7 @@ def test_preflight_of_an_unservable_output_fails_the_dry_run_case(trained, tmp_p
     trained.override_node(DECIMAL_PRICES)
     path = tmp_path / "dryrun.xml"
 
-    result = trained.kedro("dryrun", "--junit-xml", str(path))
+    result = trained.kedro_here("dryrun", "--junit-xml", str(path))
 
     assert result.returncode == 1, result.output
     suite = _suite(path)
@@ -120,7 +120,7 @@ def test_a_warned_finding_passes_and_says_so(tmp_path):
 def test_the_plugin_s_own_failure_is_an_error_not_a_failure(trained, tmp_path):
     path = tmp_path / "dryrun.xml"
 
-    result = trained.kedro(
+    result = trained.kedro_here(
         "dryrun", "--model-uri", "models:/no_such_model/1", "--junit-xml", str(path)
     )
 

@@ -49,7 +49,8 @@ def _assert_skipped_like_without_the_plugin(project, reason: str, output: str = 
 def test_the_variable_skips_the_dry_run_under_kedro_run(project):
     project.override_node(MARKED_DESIGN)
 
-    result = project.kedro(
+    # Read at each run (config.resolve), not at import: this process's CLI sees it too.
+    result = project.kedro_here(
         "run", "--pipeline=training", env={"KEDRO_MLFLOW_DRYRUN_ENABLED": "false"}
     )
 
@@ -82,10 +83,14 @@ def test_the_variable_works_when_the_project_overrides_run(project):
     project.override_node(MARKED_DESIGN)
     project.write("src/house_prices/cli.py", PROJECT_CLI)
 
-    help_text = project.kedro("run", "--help").output
-    result = project.kedro("run", "--pipeline=training", env={"KEDRO_MLFLOW_DRYRUN_ENABLED": "no"})
+    # Kedro's CLI imports the project's cli.py afresh each time (the project is forgotten).
+    helped = project.kedro_here("run", "--help")
+    result = project.kedro_here(
+        "run", "--pipeline=training", env={"KEDRO_MLFLOW_DRYRUN_ENABLED": "no"}
+    )
 
-    assert "--no-output-schema" not in help_text, "the project's own run must be the one used"
+    assert helped.returncode == 0 and "--pipeline" in helped.output, helped.output
+    assert "--no-output-schema" not in helped.output, "the project's own run must be used"
     assert result.returncode == 0, result.output
     _assert_skipped_like_without_the_plugin(project, "KEDRO_MLFLOW_DRYRUN_ENABLED=no")
 

@@ -39,7 +39,7 @@ def test_every_runner_records_the_same_signature(project, runner, sample_source)
     if runner == "ParallelRunner":
         _houses_as_a_spark_output_directory(project)
 
-    result = project.kedro("run", "--pipeline=training", f"--runner={runner}")
+    result = project.kedro_for(runner)("run", "--pipeline=training", f"--runner={runner}")
 
     assert result.returncode == 0, result.output
     sampled = "'houses'" if sample_source == CAPTURED else f"'houses' ({sample_source})"
@@ -56,6 +56,6 @@ def test_every_runner_records_the_same_signature(project, runner, sample_source)
     assert view.report["sample_rows"] == 100
     assert view.report["serve"]["status"] == 200
     if runner == "ParallelRunner":  # and the same directory before training: pre-flight
-        preflight = project.kedro("dryrun")
+        preflight = project.kedro_here("dryrun")
         assert preflight.returncode == 0, preflight.output
         assert f"Dry run passed: 100 rows of 'houses' ({PARTIAL_READ})" in preflight.output

@@ -77,7 +77,7 @@ def test_a_node_that_needs_training_dtypes_fails_at_training_time(project):
     )
     project.override_node(CAT_CODES)
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 1, result.output
     assert "The inference pipeline raised in node 'design_matrix'" in result.output
