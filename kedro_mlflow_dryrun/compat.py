@@ -17,8 +17,10 @@ logged only save time or keep a pin out: without them, nothing is patched.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from functools import cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, cast
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
     from mlflow.types import DataType, Schema
     from pluggy import PluginManager
+
+logger = logging.getLogger("kedro_mlflow_dryrun")
 
 #: The distributions whose versions an incompatibility names, by top-level package.
 DISTRIBUTIONS = {
@@ -199,6 +203,38 @@ def requirement_inference_without(left_out: Callable[[str], bool]) -> Iterator[N
         return
     with patches.attribute(inference, "_MODULES_TO_PACKAGES", filtered):
         yield
+
+
+_inference_started: ContextVar[Callable[[str], None] | None] = ContextVar(
+    "kedro_mlflow_dryrun_inference_started", default=None
+)
+
+
+@contextmanager
+def requirement_inference_started(started: Callable[[str], None]) -> Iterator[None]:
+    """``started(path)`` when ``log_model`` in this context begins to infer the requirements
+    of the model it saved at ``path``, before it waits for them: the directory is complete
+    (MLflow's subprocess loads it). An MLflow that infers otherwise: never called."""
+    from mlflow import models
+
+    token = _inference_started.set(started)
+    try:
+        with patches.attribute(models, "infer_pip_requirements", _inferring):
+            yield
+    finally:
+        _inference_started.reset(token)
+
+
+def _inferring(model_uri: str, *args: Any, **kwargs: Any) -> list[str]:
+    from mlflow.utils.environment import infer_pip_requirements
+
+    started = _inference_started.get()
+    if started is not None:
+        try:
+            started(model_uri)
+        except Exception:  # the model must be logged whatever the plugin does
+            logger.debug("Nothing started beside requirement inference", exc_info=True)
+    return cast("list[str]", infer_pip_requirements(model_uri, *args, **kwargs))
 
 
 # hypothesis: the explore stage's search writes nothing in the project and draws the same

@@ -10,6 +10,8 @@ command), and the tests::
     the model is logged:         the body of ``with dry_run(...)`` (kedro-mlflow's
                                  ``log_model`` in a training run)
     after it is logged:          environment (audit, fresh) -> serve -> explore -> spark
+                                 (explore's search starts while MLflow infers the
+                                 model's requirements, during the logging)
     then:                        record, the verdict
 
 Stages read and write a :class:`~kedro_mlflow_dryrun.context.DryRunContext`. A stage
@@ -82,29 +84,39 @@ def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
         context.log_model_kwargs.update(written)
     _tell(context, report.summary(not raises(context)))
     try:
-        with logged.while_logging(context):
-            yield
-    except Exception as error:
-        _not_logged(report, error)
-        _tell(context, report.verdict(full_reason=True))
-        raise  # kedro-mlflow's own error, as without the plugin
-    if interrupted is not None:
-        raise interrupted
-    if report.passed:
-        stages = after_logging(
-            context.config,
-            logged.checks_logged_model,
-            spark=False,
-            audit=logged.audits_environment,
-        )
-        run_stages(context, stages)
+        try:
+            with logged.while_logging(context):
+                yield
+        except Exception as error:
+            _not_logged(report, error)
+            _tell(context, report.verdict(full_reason=True))
+            raise  # kedro-mlflow's own error, as without the plugin
+        if interrupted is not None:
+            raise interrupted
         if report.passed:
-            _spark_check(context, logged)
-        _tell(context, report.serve_summary(not raises(context)))
+            stages = after_logging(
+                context.config,
+                logged.checks_logged_model,
+                spark=False,
+                audit=logged.audits_environment,
+            )
+            run_stages(context, stages)
+            if report.passed:
+                _spark_check(context, logged)
+            _tell(context, report.serve_summary(not raises(context)))
+    finally:
+        _call_off_searches(context)
     if context.run_id is not None:  # training; kedro dryrun's command says its own verdict
         level = logging.INFO if report.passed else logging.WARNING
         logger.log(level, report.verdict(not raises(context)))
         raise_if_failed(context)
+
+
+def _call_off_searches(context: DryRunContext) -> None:
+    """A search started beside the logging that no stage took (one failed before) stops."""
+    from kedro_mlflow_dryrun.stages.explore import beside_logging
+
+    beside_logging.call_off(context)
 
 
 def _spark_check(context: DryRunContext, logged: ModelLogging) -> None:
@@ -261,8 +273,10 @@ def before_logging() -> tuple[Stage, ...]:
 @contextmanager
 def while_logging(context: DryRunContext) -> Iterator[None]:
     """What wraps kedro-mlflow's ``log_model``: MLflow infers requirements without local
-    pins, and leaves the input example's validation to the serve check."""
+    pins, and leaves the input example's validation to the serve check; explore searches
+    while MLflow waits for the requirements."""
     from kedro_mlflow_dryrun.stages import environment, serve
+    from kedro_mlflow_dryrun.stages.explore import beside_logging
 
     with ExitStack() as stack:
         if context.report.errored:  # nothing of the plugin's touches the logging
@@ -271,6 +285,7 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
         stack.enter_context(environment.while_logging(context))
         if context.config.serve_check and context.report.status == PASSED:
             stack.enter_context(serve.instead_of_mlflow_validation())
+        stack.enter_context(beside_logging.searching(context))
         yield
 
 

@@ -344,3 +344,50 @@ def test_explore_seconds_stops_the_search_and_counts_the_requests(trained):
     )
     assert explore["requests"] < 10**6 and explore["sent"] >= explore["requests"]
     assert explore["seconds"] < 10  # one request at most is sent past the budget
+
+
+def _explore_threads() -> list[str]:
+    import threading
+
+    return [thread.name for thread in threading.enumerate() if "explore" in thread.name]
+
+
+def test_training_searches_while_mlflow_infers_requirements_and_finds_the_same(trained, tmp_path):
+    """With requirements to infer, the search runs on the model MLflow saved while MLflow
+    waits for its requirements subprocess; written by hand, after logging. The same
+    requests, the same findings, replayed against the same logged model as served."""
+    after = trained("batch_dependent").explore
+    project = example_copy(tmp_path / "project")
+    project.set_log_model_kwargs('{"name": "house_prices"}')  # MLflow infers the requirements
+    project.override_node(BATCH_DEPENDENT)
+    project.set_dryrun(**SETTINGS)
+    with in_project(project):
+        session_run(project, pipeline_name="training")
+
+    beside = project.mlflow_view().report
+    assert beside is not None
+    assert (beside["explore"]["beside_logging"], after["beside_logging"]) == (True, False)
+    assert beside["explore"]["findings"] == after["findings"]
+    assert beside["explore"]["requests"] == after["requests"]
+    assert beside["seconds"]["explore"] < beside["explore"]["seconds"]
+    assert _explore_threads() == []
+
+
+def test_a_failure_after_logging_calls_the_search_off(tmp_path):
+    """The environment audit fails after logging: explore never runs, and the search
+    started beside the logging (here one of a minute at least) stops with the dry run."""
+    from kedro_mlflow_dryrun.errors import DryRunFailed
+
+    project = example_copy(tmp_path / "project")
+    project.set_log_model_kwargs('{"name": "house_prices"}')
+    endless = {"explore": 10**6, "explore_seconds": 60}
+    project.set_dryrun(
+        **{**SETTINGS, **endless, "environment": "audit", "ship_project_code": False}
+    )
+    with in_project(project), pytest.raises(DryRunFailed, match="'house_prices'"):
+        session_run(project, pipeline_name="training")
+
+    view = project.mlflow_view()
+    assert view.tags["dryrun.environment"] == "failed"
+    assert view.report is not None and view.report["explore"] is None
+    assert _explore_threads() == []

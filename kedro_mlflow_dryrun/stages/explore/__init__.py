@@ -24,7 +24,9 @@ The served model is the one the serve check loaded (loaded once, for both); with
 logged model (``kedro dryrun``), it is the inference pipeline in MLflow's pyfunc model,
 which enforces the input schema of the signature a training run would log. The search
 (:mod:`.search`) shares kedro-mlflow's artifacts across requests; a finding is
-reported only if it replays against the model as served (:mod:`.fidelity`).
+reported only if it replays against the model as served (:mod:`.fidelity`). In a
+training run, the search has run already, while MLflow inferred the model's
+requirements (:mod:`.beside_logging`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.report import FAILED, INCOMPLETE, PASSED, SKIPPED, WARNED
 
 if TYPE_CHECKING:
@@ -54,76 +55,47 @@ def run(context: DryRunContext) -> None:
     import hypothesis
 
     from kedro_mlflow_dryrun.adapters.models import quiet_runner
-    from kedro_mlflow_dryrun.answers import column_tolerances
-    from kedro_mlflow_dryrun.stages.explore import checks, fidelity, search
-    from kedro_mlflow_dryrun.stages.explore.sender import OutOfTime, Sender
-    from kedro_mlflow_dryrun.stages.explore.strategies import (
-        Request,
-        UnsupportedSchemaError,
-        request_body,
-        requests,
-        silent_changes,
-    )
+    from kedro_mlflow_dryrun.stages.explore import beside_logging, fidelity
+    from kedro_mlflow_dryrun.stages.explore.plan import plan
+    from kedro_mlflow_dryrun.stages.explore.search import search_model
+    from kedro_mlflow_dryrun.stages.explore.strategies import silent_changes
 
     config, report = context.config, context.report
-    reason = _why_not(context)
-    if reason is None:
-        assert context.signature is not None and context.served_input is not None
-        try:
-            strategy = requests(
-                context.signature.inputs, context.served_input, context.signature.params
-            )
-        except UnsupportedSchemaError as error:
-            reason = str(error)
-    if reason is not None:
-        report.explore = {"status": SKIPPED, "reason": reason}
-        logger.info("Explore skipped: %s", reason)
+    planned = plan(context)
+    if isinstance(planned, str):
+        report.explore = {"status": SKIPPED, "reason": planned}
+        logger.info("Explore skipped: %s", planned)
         return
-    assert context.signature is not None and context.served_input is not None
-    start, cpu = time.perf_counter(), time.process_time()
+    assert context.signature is not None
     model = context.served_model()
-    not_aligned = _not_row_aligned(context.output, len(context.served_input))
-    tolerances = column_tolerances(context.signature.outputs)
-    sender = Sender(model, deadline=start + config.explore_seconds)
-    explored = search.Search(
-        sender,
-        outputs=context.signature.outputs,
-        tolerances=tolerances,
-        row_aligned=not_aligned is None,
-        companion=checks.companion(request_body(Request(context.served_input.iloc[:1]))),
-    )
+    ahead = beside_logging.taken(context)
+    searched = ahead or search_model(model, planned)
+    start, cpu = time.perf_counter(), time.process_time()
     with quiet_runner():
-        with compat.artifacts_shared(model):
-            stopped = search.explore(explored, strategy, config.explore)
-            found = explored.findings()
-            nondeterministic = any(f.kind == "nondeterministic" for f in found)
-            if not stopped and not nondeterministic:
-                try:
-                    at_once = checks.concurrent(sender, explored.stable, tolerances)
-                except OutOfTime:
-                    stopped, at_once = True, None
-                found += [at_once] if at_once is not None else []
-        found, unconfirmed, replayed = fidelity.confirmed(found, model, tolerances)
-    seconds = round(time.perf_counter() - start, 4)
+        found, unconfirmed, replayed = fidelity.confirmed(searched.found, model, planned.tolerances)
+    explored, stopped = searched.search, searched.stopped
     strict = config.strict_json
     findings = [f for f in found if f.kind != "non_finite" or strict]
     warnings = [f for f in found if f.kind == "non_finite" and not strict]
+    not_aligned = planned.not_aligned
     not_checked = {"row_count": not_aligned, "batch_dependent": not_aligned} if not_aligned else {}
-    if nondeterministic:
+    if searched.nondeterministic:
         not_checked["concurrent"] = "the model answers the same request otherwise when sent again"
     section: dict[str, Any] = {
         "status": PASSED,
         "served": report.model_uri or _PREFLIGHT,
         "requests": explored.requests,
         "rows": explored.rows,
-        "sent": sender.sent,
+        "sent": searched.sender.sent,
         # The cost: each send is the model's own predict.
-        "sends_per_request": round(sender.sent / max(explored.requests, 1), 2),
+        "sends_per_request": round(searched.sender.sent / max(explored.requests, 1), 2),
         "replayed": replayed,
         "unconfirmed": len(unconfirmed),
-        "seconds": seconds,
+        "seconds": round(searched.seconds + time.perf_counter() - start, 4),
         # What it cost this process, whatever else the machine runs meanwhile.
-        "cpu_seconds": round(time.process_time() - cpu, 4),
+        "cpu_seconds": round(searched.cpu_seconds + time.process_time() - cpu, 4),
+        # Searched while MLflow inferred the requirements (.beside_logging).
+        "beside_logging": ahead is not None,
         "budget": {"requests": config.explore, "seconds": config.explore_seconds},
         "stopped": (
             f"explore_seconds ({config.explore_seconds} s) reached after "
@@ -173,20 +145,6 @@ def _report_findings(
     )
 
 
-def _why_not(context: DryRunContext) -> str | None:
-    """Why the stage does not run, if it does not."""
-    import pandas as pd
-
-    if context.config.explore == 0:
-        return "explore: 0 in dryrun.yml"
-    signature = context.signature
-    if signature is None or signature.inputs is None:
-        return "the model has no input schema, so nothing says which requests it admits"
-    if not isinstance(context.served_input, pd.DataFrame):
-        return "the sample is not a table, so there is nothing to generate requests from"
-    return None
-
-
 def _headline(explored: Search, section: dict[str, Any], findings: int) -> str:
     line = (
         f"Explore: {explored.requests} requests the signature admits, {findings} "
@@ -203,20 +161,3 @@ def _headline(explored: Search, section: dict[str, Any], findings: int) -> str:
     if explored.refused is not None:
         line += f"; {explored.refused['count']} generated requests refused by the input schema"
     return line
-
-
-def _not_row_aligned(output: object, rows: int) -> str | None:
-    """Why ``row_count`` and ``batch_dependent`` do not apply to this output, if they do not."""
-    import numpy as np
-    import pandas as pd
-
-    if not isinstance(output, pd.DataFrame | pd.Series | np.ndarray | list):
-        return (
-            f"the output is a {type(output).__name__}, not one entry per request row "
-            "(DataFrame, Series, array or list)"
-        )
-    if isinstance(output, np.ndarray) and output.ndim == 0:
-        return "the output is a single value, not one entry per request row"
-    if len(output) != rows:
-        return f"the output had {len(output)} entries for the sample's {rows} rows"
-    return None

@@ -19,20 +19,30 @@ constants it would draw from the local modules imported so far are left out.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.errors import DryRunInternalError
-from kedro_mlflow_dryrun.stages.explore.checks import CHECKS, CONCURRENT_REQUESTS, Case, Refused
+from kedro_mlflow_dryrun.stages.explore.checks import (
+    CHECKS,
+    CONCURRENT_REQUESTS,
+    Case,
+    Refused,
+    concurrent,
+)
 from kedro_mlflow_dryrun.stages.explore.findings import KINDS, Finding, rows
 from kedro_mlflow_dryrun.stages.explore.sender import OutOfTime, Sender
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
+    from mlflow.pyfunc import PyFuncModel
     from mlflow.types import Schema
 
     from kedro_mlflow_dryrun.stages.explore.body import Request
+    from kedro_mlflow_dryrun.stages.explore.plan import Plan
 
 
 class Found(Exception):
@@ -137,6 +147,53 @@ class Search:
             return
         if all(body != case.body for body, _ in self.stable):
             self.stable.append((case.body, case.predictions))
+
+
+@dataclass
+class Searched:
+    """What one search of a model found, before its findings are replayed as served."""
+
+    search: Search
+    sender: Sender
+    found: list[Finding]
+    #: ``explore_seconds`` cut it.
+    stopped: bool
+    #: The model answered a request otherwise when it was sent again: no ``concurrent``.
+    nondeterministic: bool
+    seconds: float
+    #: This process's CPU meanwhile (with the model's logging, for a search beside it).
+    cpu_seconds: float
+
+
+def search_model(
+    model: PyFuncModel, plan: Plan, called_off: threading.Event | None = None
+) -> Searched:
+    """The passes, then ``concurrent`` on the requests answered stably, kedro-mlflow's
+    artifacts shared across requests; ``called_off`` ends it early, as the cap does."""
+    from kedro_mlflow_dryrun.adapters.models import quiet_runner
+
+    start, cpu = time.perf_counter(), time.process_time()
+    called_off = called_off or threading.Event()
+    sender = Sender(model, deadline=start + plan.seconds, called_off=called_off)
+    search = Search(
+        sender,
+        outputs=plan.outputs,
+        tolerances=plan.tolerances,
+        row_aligned=plan.not_aligned is None,
+        companion=plan.companion,
+    )
+    with quiet_runner(), compat.artifacts_shared(model):
+        stopped = explore(search, plan.strategy, plan.requests)
+        found = search.findings()
+        nondeterministic = any(f.kind == "nondeterministic" for f in found)
+        if not stopped and not nondeterministic:
+            try:
+                at_once = concurrent(sender, search.stable, plan.tolerances)
+            except OutOfTime:
+                stopped, at_once = True, None
+            found += [at_once] if at_once is not None else []
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    return Searched(search, sender, found, stopped, nondeterministic, seconds, cpu_seconds)
 
 
 def explore(search: Search, strategy: SearchStrategy[Request], examples: int) -> bool:

@@ -9,8 +9,9 @@ Requests sent at once are answered as the server's thread pool answers them
 from __future__ import annotations
 
 import json
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 
 
 class OutOfTime(BaseException):
-    """``explore_seconds`` reached: a BaseException, which hypothesis does not take for a
-    failing example but lets through, ending the search."""
+    """``explore_seconds`` reached, or the search called off: a BaseException, which
+    hypothesis does not take for a failing example but lets through, ending the search."""
 
 
 @dataclass
@@ -31,13 +32,14 @@ class Sender:
     model: PyFuncModel
     deadline: float
     sent: int = 0
+    #: Set when nothing will read the search's findings (the dry run ended before).
+    called_off: threading.Event = field(default_factory=threading.Event)
 
     def send(self, body: dict[str, Any]) -> Reply:
         """The server's reply to one request; past the deadline, :class:`OutOfTime`."""
         from kedro_mlflow_dryrun.adapters.models import reply
 
-        if time.perf_counter() > self.deadline:
-            raise OutOfTime
+        self._in_time()
         self.sent += 1
         return reply(self.model, json.dumps(body, allow_nan=False))
 
@@ -45,10 +47,13 @@ class Sender:
         """The server's replies to requests sent at once, in the order of ``bodies``."""
         from kedro_mlflow_dryrun.adapters.models import send_concurrently
 
-        if time.perf_counter() > self.deadline:
-            raise OutOfTime
+        self._in_time()
         self.sent += len(bodies)
         return send_concurrently(self.model, [json.dumps(b, allow_nan=False) for b in bodies])
+
+    def _in_time(self) -> None:
+        if time.perf_counter() > self.deadline or self.called_off.is_set():
+            raise OutOfTime
 
 
 def decoded(answered: Reply) -> Any:

@@ -1,0 +1,114 @@
+"""The search beside the logging: explore starts while MLflow infers the requirements.
+
+kedro-mlflow's ``log_model`` saves the model to a directory; MLflow then infers its
+requirements by loading that directory in a subprocess, which records what the model
+imports, and waits for it (seconds: a Python starting, the model's imports, its load).
+The directory is by then the model as it will be logged. The search loads it in a
+thread of this process and runs during that wait, on the core the wait leaves idle.
+Once the model is logged, the stage takes what the search found and replays it against
+the logged model as served (:mod:`.fidelity`), as it does a search run then.
+
+Where MLflow infers nothing (requirements written by hand, a conda environment) or the
+search could not start (the directory did not load), the stage searches after logging.
+The model is held twice meanwhile (the serve check loads the logged one): memory peaks
+at twice its size while both are.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kedro_mlflow_dryrun import compat
+from kedro_mlflow_dryrun.report import PASSED
+from kedro_mlflow_dryrun.stages.explore.plan import Plan, plan
+
+if TYPE_CHECKING:
+    from kedro_mlflow_dryrun.context import DryRunContext
+    from kedro_mlflow_dryrun.stages.explore.search import Searched
+
+logger = logging.getLogger("kedro_mlflow_dryrun")
+
+
+@dataclass
+class _Search:
+    """A search in a thread of its own, on the model MLflow saved in ``model_directory``."""
+
+    plan: Plan
+    model_directory: str
+    result: Future[Searched] = field(default_factory=Future)
+    called_off: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(
+            target=self._run, name="kedro-mlflow-dryrun explore", daemon=True
+        )
+
+    def ended(self) -> Future[Searched]:
+        """The search's result, its thread gone."""
+        self.thread.join()
+        return self.result
+
+    def _run(self) -> None:
+        import mlflow
+
+        from kedro_mlflow_dryrun.stages.explore.search import search_model
+
+        try:
+            model = mlflow.pyfunc.load_model(self.model_directory, suppress_warnings=True)
+            self.result.set_result(search_model(model, self.plan, self.called_off))
+        except BaseException as error:  # noqa: BLE001 - handed to the stage, which searches again
+            self.result.set_exception(error)
+
+
+#: id(context) -> its search, from the start of requirement inference until taken.
+_searches: dict[int, _Search] = {}
+_lock = threading.Lock()
+
+
+@contextmanager
+def searching(context: DryRunContext) -> Iterator[None]:
+    """While kedro-mlflow logs the model: the search starts with requirement inference."""
+    planned = plan(context)
+    if isinstance(planned, str) or context.report.status != PASSED:
+        yield
+        return
+
+    def start(model_directory: str) -> None:
+        with _lock:
+            if id(context) in _searches:  # one search per dry run
+                return
+            _searches[id(context)] = search = _Search(planned, model_directory)
+            search.thread.start()
+
+    with compat.requirement_inference_started(start):
+        yield
+
+
+def taken(context: DryRunContext) -> Searched | None:
+    """What the search beside the logging found, once it ends; ``None`` if none ran or
+    it could not (the stage then searches the logged model)."""
+    with _lock:
+        search = _searches.pop(id(context), None)
+    if search is None:
+        return None
+    try:
+        return search.ended().result()
+    except Exception:  # searched again after logging, which reports its own errors
+        logger.debug("Explore: the search beside the logging failed", exc_info=True)
+        return None
+
+
+def call_off(context: DryRunContext) -> None:
+    """Ends a search nothing will take (the dry run ended before explore), and waits for it."""
+    with _lock:
+        search = _searches.pop(id(context), None)
+    if search is not None:
+        search.called_off.set()
+        search.ended()
