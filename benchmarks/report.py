@@ -307,8 +307,9 @@ def _artifacts_suite(results: dict[str, Any]) -> list[str]:
         f"\n### A model that carries an N MiB array, {artifacts['rows']:,} rows, median of "
         f"{results['args']['artifact_repeats']} runs per variant\n\n"
         "a = plugin on; b = kedro-mlflow alone, `signature: None`. Loads: calls of "
-        "`mlflow.pyfunc.load_model` in a run of a (the serve check's; MLflow's validation of "
-        "the input example, where it runs, loads it too). Plugin in all: its hooks plus that "
+        "`mlflow.pyfunc.load_model` in a run of a (the serve check's; explore's search beside "
+        "the logging, for a model of 100 MiB at most; MLflow's validation of the input "
+        "example, where it runs). Plugin in all: its hooks plus that "
         "validation, timed inside the process.\n"
     ]
     rows = []

@@ -278,7 +278,9 @@ def artifacts_shared(model: PyFuncModel) -> Iterator[None]:
     requests share the artifacts instead, so that many requests cost what the model
     computes, not what it weighs. A node that changes an artifact in place then makes
     answers drift from request to request where the served model, copying, would not:
-    what is found so must be replayed outside the block. Not kedro-mlflow's model:
+    what is found so must be replayed outside the block. Each request's load of an
+    artifact hands it out as it is (a ``MemoryDataset`` copies on load, a dict deeply).
+    Not kedro-mlflow's model:
     nothing is copied, nothing changes.
     """
     from kedro.io import MemoryDataset
@@ -293,13 +295,13 @@ def artifacts_shared(model: PyFuncModel) -> Iterator[None]:
     names = sorted(pipeline.inputs() - {input_name})
     artifacts = [catalog[name] for name in names if not name.startswith("params:")]
     shared = [dataset for dataset in artifacts if type(dataset) is MemoryDataset]
-    for dataset in shared:
-        dataset.__class__ = _shared_memory_dataset()
-    try:
-        yield
-    finally:
+    with ExitStack() as stack:
         for dataset in shared:
-            dataset.__class__ = MemoryDataset
+            attribute(dataset, "_copy_mode")  # Kedro's: a load copies by it, unless "assign"
+            stack.enter_context(patches.attribute(dataset, "_copy_mode", "assign"))
+            dataset.__class__ = _shared_memory_dataset()
+            stack.callback(setattr, dataset, "__class__", MemoryDataset)
+        yield
 
 
 @cache

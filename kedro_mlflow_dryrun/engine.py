@@ -93,6 +93,7 @@ def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
             raise  # kedro-mlflow's own error, as without the plugin
         if interrupted is not None:
             raise interrupted
+        _searched_beside_logging(context)
         if report.passed:
             stages = after_logging(
                 context.config,
@@ -110,6 +111,14 @@ def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
         level = logging.INFO if report.passed else logging.WARNING
         logger.log(level, report.verdict(not raises(context)))
         raise_if_failed(context)
+
+
+def _searched_beside_logging(context: DryRunContext) -> None:
+    """Explore's search beside the logging ends before the stages after logging begin: the
+    serve check loads the logged model once the search's copy is let go."""
+    from kedro_mlflow_dryrun.stages.explore import beside_logging
+
+    beside_logging.finished(context)
 
 
 def _call_off_searches(context: DryRunContext) -> None:

@@ -61,8 +61,10 @@ def test_the_serve_check_loads_the_logged_model_in_place_of_mlflow(project, in_p
     assert view.report["status"] == "passed"
     assert view.report["serve"]["rows"] == 100
     assert view.model_info.saved_input_example_info is not None
-    # One load by the dry run, one by the serve check; none by MLflow's validation.
-    assert _loads_in_this_process(loads) == 2
+    # One load by the dry run, one by explore's search beside the logging (the directory
+    # MLflow saved), one by the serve check; none by MLflow's validation.
+    assert view.report["explore"]["beside_logging"] is True
+    assert _loads_in_this_process(loads) == 3
 
 
 def test_without_serve_check_mlflow_alone_loads_it(project, in_process, tmp_path):

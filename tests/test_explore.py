@@ -373,21 +373,37 @@ def test_training_searches_while_mlflow_infers_requirements_and_finds_the_same(t
     assert _explore_threads() == []
 
 
-def test_a_failure_after_logging_calls_the_search_off(tmp_path):
-    """The environment audit fails after logging: explore never runs, and the search
-    started beside the logging (here one of a minute at least) stops with the dry run."""
-    from kedro_mlflow_dryrun.errors import DryRunFailed
+def test_a_model_above_the_size_bound_is_searched_after_logging(tmp_path, monkeypatch):
+    """Its copy would take memory while MLflow logs: the search waits for the logged model
+    (here every model is above a bound of 0 MiB)."""
+    from kedro_mlflow_dryrun.stages.explore import beside_logging
 
+    monkeypatch.setattr(beside_logging, "MAX_MIB", 0)
     project = example_copy(tmp_path / "project")
     project.set_log_model_kwargs('{"name": "house_prices"}')
-    endless = {"explore": 10**6, "explore_seconds": 60}
-    project.set_dryrun(
-        **{**SETTINGS, **endless, "environment": "audit", "ship_project_code": False}
-    )
-    with in_project(project), pytest.raises(DryRunFailed, match="'house_prices'"):
+    project.set_dryrun(**{**SETTINGS, "explore": 10})
+    with in_project(project):
         session_run(project, pipeline_name="training")
 
-    view = project.mlflow_view()
-    assert view.tags["dryrun.environment"] == "failed"
-    assert view.report is not None and view.report["explore"] is None
+    report = project.mlflow_view().report
+    assert report is not None and report["explore"]["beside_logging"] is False
+    assert report["explore"]["requests"] >= 10
+
+
+def test_a_logging_that_fails_calls_the_search_off(tmp_path):
+    """kedro-mlflow's logging fails once MLflow has inferred the requirements (a ``-r``
+    line naming no file): no stage runs after it, and the search started beside the
+    logging (here one of a minute at least) stops with the dry run."""
+    project = example_copy(tmp_path / "project")
+    project.set_log_model_kwargs(
+        '{"name": "house_prices", "extra_pip_requirements": ["-r no_such_file.txt"]}'
+    )
+    project.set_dryrun(**{**SETTINGS, "explore": 10**6, "explore_seconds": 60})
+    with in_project(project), pytest.raises(FileNotFoundError, match="no_such_file"):
+        session_run(project, pipeline_name="training")
+
+    client = MlflowClient(project.tracking_uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.tags["dryrun.status"] == "error"
+    assert "dryrun.explore" not in run.data.tags
     assert _explore_threads() == []

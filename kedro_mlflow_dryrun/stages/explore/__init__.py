@@ -40,7 +40,7 @@ from kedro_mlflow_dryrun.report import FAILED, INCOMPLETE, PASSED, SKIPPED, WARN
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.context import DryRunContext
     from kedro_mlflow_dryrun.stages.explore.findings import Finding
-    from kedro_mlflow_dryrun.stages.explore.search import Search
+    from kedro_mlflow_dryrun.stages.explore.search import Searched
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
 
@@ -73,7 +73,7 @@ def run(context: DryRunContext) -> None:
     start, cpu = time.perf_counter(), time.process_time()
     with quiet_runner():
         found, unconfirmed, replayed = fidelity.confirmed(searched.found, model, planned.tolerances)
-    explored, stopped = searched.search, searched.stopped
+    stopped = searched.stopped
     strict = config.strict_json
     findings = [f for f in found if f.kind != "non_finite" or strict]
     warnings = [f for f in found if f.kind == "non_finite" and not strict]
@@ -84,11 +84,11 @@ def run(context: DryRunContext) -> None:
     section: dict[str, Any] = {
         "status": PASSED,
         "served": report.model_uri or _PREFLIGHT,
-        "requests": explored.requests,
-        "rows": explored.rows,
-        "sent": searched.sender.sent,
+        "requests": searched.requests,
+        "rows": searched.rows,
+        "sent": searched.sent,
         # The cost: each send is the model's own predict.
-        "sends_per_request": round(searched.sender.sent / max(explored.requests, 1), 2),
+        "sends_per_request": round(searched.sent / max(searched.requests, 1), 2),
         "replayed": replayed,
         "unconfirmed": len(unconfirmed),
         "seconds": round(searched.seconds + time.perf_counter() - start, 4),
@@ -99,7 +99,7 @@ def run(context: DryRunContext) -> None:
         "budget": {"requests": config.explore, "seconds": config.explore_seconds},
         "stopped": (
             f"explore_seconds ({config.explore_seconds} s) reached after "
-            f"{explored.requests} of {config.explore} requests"
+            f"{searched.requests} of {config.explore} requests"
             if stopped
             else None
         ),
@@ -108,14 +108,14 @@ def run(context: DryRunContext) -> None:
         "findings": [finding.to_dict() for finding in findings],
         "warnings": [finding.to_dict() for finding in warnings],
     }
-    if explored.refused is not None:
-        section["refused"] = explored.refused
+    if searched.refused is not None:
+        section["refused"] = searched.refused
     section["schema_warnings"] = silent_changes(context.signature.inputs)
     for warning in section["schema_warnings"]:
         report.warnings.append(f"Explore: {warning}")
         logger.warning("Explore: %s", warning)
     report.explore = section
-    head = _headline(explored, section, len(findings))
+    head = _headline(searched, section, len(findings))
     for warning in warnings:
         context.found("non_finite", f"Explore: {warning.block()[2:]}")
     if not findings:
@@ -145,9 +145,9 @@ def _report_findings(
     )
 
 
-def _headline(explored: Search, section: dict[str, Any], findings: int) -> str:
+def _headline(searched: Searched, section: dict[str, Any], findings: int) -> str:
     line = (
-        f"Explore: {explored.requests} requests the signature admits, {findings} "
+        f"Explore: {searched.requests} requests the signature admits, {findings} "
         f"finding{'s' if findings != 1 else ''}, {section['seconds']:.1f} s, "
         f"{section['sends_per_request']} sends per request"
     )
@@ -158,6 +158,6 @@ def _headline(explored: Search, section: dict[str, Any], findings: int) -> str:
             f"; {section['unconfirmed']} found with shared artifacts did not replay against "
             "the model as served, and are not reported"
         )
-    if explored.refused is not None:
-        line += f"; {explored.refused['count']} generated requests refused by the input schema"
+    if searched.refused is not None:
+        line += f"; {searched.refused['count']} generated requests refused by the input schema"
     return line

@@ -8,10 +8,11 @@ thread of this process and runs during that wait, on the core the wait leaves id
 Once the model is logged, the stage takes what the search found and replays it against
 the logged model as served (:mod:`.fidelity`), as it does a search run then.
 
-Where MLflow infers nothing (requirements written by hand, a conda environment) or the
-search could not start (the directory did not load), the stage searches after logging.
-The model is held twice meanwhile (the serve check loads the logged one): memory peaks
-at twice its size while both are.
+The search's copy of the model costs memory while MLflow logs: a model of more than
+:data:`MAX_MIB` is searched after logging instead, on the model the serve check loads,
+so that the memory a big model takes does not grow. So is a model MLflow infers no
+requirements for (requirements written by hand, a conda environment), and one whose
+directory did not load. The stages after logging wait for the search to end, its copy let go.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kedro_mlflow_dryrun import compat
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
     from kedro_mlflow_dryrun.stages.explore.search import Searched
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
+
+#: The largest saved model searched beside the logging, in MiB of files: loading a copy
+#: while MLflow logs takes about twice that in memory for a moment.
+MAX_MIB = 100
 
 
 @dataclass
@@ -81,6 +87,8 @@ def searching(context: DryRunContext) -> Iterator[None]:
         return
 
     def start(model_directory: str) -> None:
+        if _mib(model_directory) > MAX_MIB:
+            return
         with _lock:
             if id(context) in _searches:  # one search per dry run
                 return
@@ -89,6 +97,15 @@ def searching(context: DryRunContext) -> Iterator[None]:
 
     with compat.requirement_inference_started(start):
         yield
+
+
+def finished(context: DryRunContext) -> None:
+    """Waits for the search beside the logging to end, its model let go; its result is
+    kept for :func:`taken`."""
+    with _lock:
+        search = _searches.get(id(context))
+    if search is not None:
+        search.ended()
 
 
 def taken(context: DryRunContext) -> Searched | None:
@@ -112,3 +129,7 @@ def call_off(context: DryRunContext) -> None:
     if search is not None:
         search.called_off.set()
         search.ended()
+
+
+def _mib(directory: str) -> float:
+    return sum(path.stat().st_size for path in Path(directory).rglob("*") if path.is_file()) / 2**20

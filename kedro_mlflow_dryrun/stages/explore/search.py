@@ -151,11 +151,15 @@ class Search:
 
 @dataclass
 class Searched:
-    """What one search of a model found, before its findings are replayed as served."""
+    """What one search of a model found and cost, before its findings are replayed as
+    served; it holds no reference to the model, which may then be let go."""
 
-    search: Search
-    sender: Sender
     found: list[Finding]
+    requests: int
+    rows: int
+    sent: int
+    #: Generated requests the input schema refused (the generator's fault), if any.
+    refused: dict[str, Any] | None
     #: ``explore_seconds`` cut it.
     stopped: bool
     #: The model answered a request otherwise when it was sent again: no ``concurrent``.
@@ -192,8 +196,17 @@ def search_model(
             except OutOfTime:
                 stopped, at_once = True, None
             found += [at_once] if at_once is not None else []
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    return Searched(search, sender, found, stopped, nondeterministic, seconds, cpu_seconds)
+    return Searched(
+        found,
+        search.requests,
+        search.rows,
+        sender.sent,
+        search.refused,
+        stopped,
+        nondeterministic,
+        seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu,
+    )
 
 
 def explore(search: Search, strategy: SearchStrategy[Request], examples: int) -> bool:
