@@ -229,8 +229,12 @@ def main() -> None:
         "trees_per_class": TREES,
         "answer_ms_median": per_answer,
         "training_run_wall_s": [run["wall_s"] for run in runs],
+        # What the stage added after logging; the search's own time (beside the logging,
+        # where it ran there) and this process's CPU meanwhile.
         "explore_s_median": statistics.median(run["report"]["seconds"]["explore"] for run in runs),
+        "search_s_median": statistics.median(e["seconds"] for e in explored),
         "explore_cpu_s_median": statistics.median(e["cpu_seconds"] for e in explored),
+        "beside_logging": [e.get("beside_logging", False) for e in explored],
         "requests": [e["requests"] for e in explored],
         "sent": [e["sent"] for e in explored],
         "sends_per_request": [e["sends_per_request"] for e in explored],

@@ -115,10 +115,14 @@ def dry_run(context: DryRunContext, logged: ModelLogging) -> Iterator[None]:
 
 def _searched_beside_logging(context: DryRunContext) -> None:
     """Explore's search beside the logging ends before the stages after logging begin: the
-    serve check loads the logged model once the search's copy is let go."""
+    serve check loads the logged model once the search's copy is let go. The wait counts
+    as explore's time."""
+    from kedro_mlflow_dryrun.stages import explore
     from kedro_mlflow_dryrun.stages.explore import beside_logging
 
-    beside_logging.finished(context)
+    if beside_logging.started(context):
+        with _timed(context.report.seconds, stage_name(explore.run)):
+            beside_logging.finished(context)
 
 
 def _call_off_searches(context: DryRunContext) -> None:

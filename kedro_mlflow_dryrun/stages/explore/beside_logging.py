@@ -99,6 +99,12 @@ def searching(context: DryRunContext) -> Iterator[None]:
         yield
 
 
+def started(context: DryRunContext) -> bool:
+    """Whether a search of this dry run's model started beside the logging."""
+    with _lock:
+        return id(context) in _searches
+
+
 def finished(context: DryRunContext) -> None:
     """Waits for the search beside the logging to end, its model let go; its result is
     kept for :func:`taken`."""
