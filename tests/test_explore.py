@@ -101,10 +101,16 @@ class Trained:
         return found[kind]
 
 
-def train(project: Project, node: str, **settings: Any) -> None:
+#: MLflow infers the requirements: the search runs beside the logging.
+INFERRED = '{"name": "house_prices"}'
+
+
+def train(
+    project: Project, node: str, log_model_kwargs: str = LOG_MODEL_KWARGS, **settings: Any
+) -> None:
     """A training run of ``project`` with ``node`` changed, in this process."""
     project.override_node(node)
-    project.set_log_model_kwargs(LOG_MODEL_KWARGS)
+    project.set_log_model_kwargs(log_model_kwargs)
     project.set_dryrun(**{**SETTINGS, **settings})
     with in_project(project):
         session_run(project, pipeline_name="training")
@@ -358,11 +364,7 @@ def test_training_searches_while_mlflow_infers_requirements_and_finds_the_same(t
     requests, the same findings, replayed against the same logged model as served."""
     after = trained("batch_dependent").explore
     project = example_copy(tmp_path / "project")
-    project.set_log_model_kwargs('{"name": "house_prices"}')  # MLflow infers the requirements
-    project.override_node(BATCH_DEPENDENT)
-    project.set_dryrun(**SETTINGS)
-    with in_project(project):
-        session_run(project, pipeline_name="training")
+    train(project, BATCH_DEPENDENT, INFERRED)
 
     beside = project.mlflow_view().report
     assert beside is not None
@@ -380,10 +382,7 @@ def test_a_model_above_the_size_bound_is_searched_after_logging(tmp_path, monkey
 
     monkeypatch.setattr(beside_logging, "MAX_MIB", 0)
     project = example_copy(tmp_path / "project")
-    project.set_log_model_kwargs('{"name": "house_prices"}')
-    project.set_dryrun(**{**SETTINGS, "explore": 10})
-    with in_project(project):
-        session_run(project, pipeline_name="training")
+    train(project, "", INFERRED, explore=10)
 
     report = project.mlflow_view().report
     assert report is not None and report["explore"]["beside_logging"] is False
@@ -395,12 +394,9 @@ def test_a_logging_that_fails_calls_the_search_off(tmp_path):
     line naming no file): no stage runs after it, and the search started beside the
     logging (here one of a minute at least) stops with the dry run."""
     project = example_copy(tmp_path / "project")
-    project.set_log_model_kwargs(
-        '{"name": "house_prices", "extra_pip_requirements": ["-r no_such_file.txt"]}'
-    )
-    project.set_dryrun(**{**SETTINGS, "explore": 10**6, "explore_seconds": 60})
-    with in_project(project), pytest.raises(FileNotFoundError, match="no_such_file"):
-        session_run(project, pipeline_name="training")
+    failing = '{"name": "house_prices", "extra_pip_requirements": ["-r no_such_file.txt"]}'
+    with pytest.raises(FileNotFoundError, match="no_such_file"):
+        train(project, "", failing, explore=10**6, explore_seconds=60)
 
     client = MlflowClient(project.tracking_uri)
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
