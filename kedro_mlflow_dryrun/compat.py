@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -188,36 +190,77 @@ def serving_input_validation(replacement: Callable[[str, object], object]) -> It
 @contextmanager
 def requirement_inference_without(left_out: Callable[[str], bool]) -> Iterator[None]:
     """MLflow's module -> distributions map, which requirement inference pins from, less the
-    distributions ``left_out`` names; an MLflow without that map: unchanged."""
+    distributions ``left_out`` names; an MLflow without that map: unchanged.
+
+    MLflow reads the map from every installed distribution's metadata (seconds in a large
+    environment) once its subprocess has returned; here it is read while MLflow waits for
+    that subprocess (:func:`requirement_inference_started`), and MLflow's read takes it.
+    """
     try:
         from mlflow.utils import requirements_utils as inference
 
-        inference._init_modules_to_packages_map()
-        mapping = cast("dict[str, list[str]]", inference._MODULES_TO_PACKAGES)
-        filtered = {
-            module: [name for name in names if not left_out(name)]
-            for module, names in mapping.items()
-        }
-    except Exception:  # noqa: BLE001 - the model must be logged: then filter nothing
+        read_map = inference._init_modules_to_packages_map
+    except (ImportError, AttributeError):
         yield
         return
-    with patches.attribute(inference, "_MODULES_TO_PACKAGES", filtered):
+    unfiltered: list[dict[str, list[str]]] = []
+    filtered: Future[dict[str, list[str]]] = Future()
+    reading = threading.Lock()
+
+    def read(_model_uri: str = "") -> None:
+        with reading:
+            if filtered.done():
+                return
+            try:
+                read_map()
+                unfiltered.append(cast("dict[str, list[str]]", inference._MODULES_TO_PACKAGES))
+                filtered.set_result(
+                    {
+                        module: [name for name in names if not left_out(name)]
+                        for module, names in unfiltered[0].items()
+                    }
+                )
+            except Exception as error:  # noqa: BLE001 - MLflow's read then stands
+                filtered.set_exception(error)
+
+    def read_filtered() -> None:
+        read()
+        if filtered.exception() is None:
+            inference._MODULES_TO_PACKAGES = filtered.result()  # type: ignore[assignment]
+
+    # MLflow's map is typed None: it starts so, and is read on first use.
+    def apply() -> Callable[[], None]:
+        before = inference._MODULES_TO_PACKAGES
+        inference._init_modules_to_packages_map = read_filtered
+
+        def undo() -> None:
+            inference._init_modules_to_packages_map = read_map
+            inference._MODULES_TO_PACKAGES = unfiltered[0] if unfiltered else before  # type: ignore[assignment]
+
+        return undo
+
+    with (
+        patches.shared(("requirement inference without", id(inference)), apply),
+        requirement_inference_started(read),
+    ):
         yield
 
 
-_inference_started: ContextVar[Callable[[str], None] | None] = ContextVar(
-    "kedro_mlflow_dryrun_inference_started", default=None
+_inference_started: ContextVar[tuple[Callable[[str], None], ...]] = ContextVar(
+    "kedro_mlflow_dryrun_inference_started", default=()
 )
 
 
 @contextmanager
 def requirement_inference_started(started: Callable[[str], None]) -> Iterator[None]:
     """``started(path)`` when ``log_model`` in this context begins to infer the requirements
-    of the model it saved at ``path``, before it waits for them: the directory is complete
-    (MLflow's subprocess loads it). An MLflow that infers otherwise: never called."""
+    of the model it saved at ``path``: the directory is complete (MLflow's subprocess loads
+    it). What is started so runs in one thread beside MLflow's wait for its subprocess, in
+    the order the callers entered, and returns before the inference does. An MLflow that
+    infers otherwise: never called."""
     from mlflow import models
 
-    token = _inference_started.set(started)
+    token = _inference_started.set((*_inference_started.get(), started))
     try:
         with patches.attribute(models, "infer_pip_requirements", _inferring):
             yield
@@ -228,13 +271,25 @@ def requirement_inference_started(started: Callable[[str], None]) -> Iterator[No
 def _inferring(model_uri: str, *args: Any, **kwargs: Any) -> list[str]:
     from mlflow.utils.environment import infer_pip_requirements
 
-    started = _inference_started.get()
-    if started is not None:
+    beside = threading.Thread(
+        target=_start_each,
+        args=(_inference_started.get(), model_uri),
+        name="kedro-mlflow-dryrun beside requirement inference",
+        daemon=True,
+    )
+    beside.start()
+    try:
+        return cast("list[str]", infer_pip_requirements(model_uri, *args, **kwargs))
+    finally:
+        beside.join()
+
+
+def _start_each(started: tuple[Callable[[str], None], ...], model_uri: str) -> None:
+    for start in started:
         try:
-            started(model_uri)
+            start(model_uri)
         except Exception:  # the model must be logged whatever the plugin does
             logger.debug("Nothing started beside requirement inference", exc_info=True)
-    return cast("list[str]", infer_pip_requirements(model_uri, *args, **kwargs))
 
 
 # hypothesis: the explore stage's search writes nothing in the project and draws the same
@@ -301,6 +356,20 @@ def artifacts_shared(model: PyFuncModel) -> Iterator[None]:
             stack.enter_context(patches.attribute(dataset, "_copy_mode", "assign"))
             dataset.__class__ = _shared_memory_dataset()
             stack.callback(setattr, dataset, "__class__", MemoryDataset)
+        yield
+
+
+@contextmanager
+def hook_manager_reused() -> Iterator[None]:
+    """kedro-mlflow's served model builds a Kedro hook manager for every request, every
+    hook spec registered anew (an eighth of a small model's answer), and registers no hook
+    in it; a runner only calls it. Inside this block its requests share one."""
+    module = "kedro_mlflow.mlflow.kedro_pipeline_model"
+    private(module, "_create_hook_manager")
+    manager = create_hook_manager()
+    with patches.attribute(
+        importlib.import_module(module), "_create_hook_manager", lambda: manager
+    ):
         yield
 
 

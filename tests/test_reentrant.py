@@ -15,6 +15,7 @@ import mlflow.models.utils
 import pandas as pd
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
+from kedro_mlflow.mlflow import kedro_pipeline_model
 from mlflow.pyfunc import PythonModel
 from mlflow.utils import requirements_utils
 
@@ -60,6 +61,9 @@ def _process_wide() -> dict[str, object]:
     return {
         "_validate_serving_input": mlflow.models.utils._validate_serving_input,
         "_MODULES_TO_PACKAGES": requirements_utils._MODULES_TO_PACKAGES,
+        "_init_modules_to_packages_map": requirements_utils._init_modules_to_packages_map,
+        "infer_pip_requirements": mlflow.models.infer_pip_requirements,
+        "_create_hook_manager": kedro_pipeline_model._create_hook_manager,
         "os._Environ.__getitem__": os._Environ.__getitem__,
         "MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING": os.environ.get(
             "MLFLOW_RECORD_ENV_VARS_IN_MODEL_LOGGING"

@@ -173,7 +173,8 @@ def search_model(
     model: PyFuncModel, plan: Plan, called_off: threading.Event | None = None
 ) -> Searched:
     """The passes, then ``concurrent`` on the requests answered stably, kedro-mlflow's
-    artifacts shared across requests; ``called_off`` ends it early, as the cap does."""
+    artifacts and hook manager shared across requests; ``called_off`` ends it early, as
+    the cap does."""
     from kedro_mlflow_dryrun.adapters.models import quiet_runner
 
     start, cpu = time.perf_counter(), time.process_time()
@@ -186,7 +187,7 @@ def search_model(
         row_aligned=plan.not_aligned is None,
         companion=plan.companion,
     )
-    with quiet_runner(), compat.artifacts_shared(model):
+    with quiet_runner(), compat.artifacts_shared(model), compat.hook_manager_reused():
         stopped = explore(search, plan.strategy, plan.requests)
         found = search.findings()
         nondeterministic = any(f.kind == "nondeterministic" for f in found)
