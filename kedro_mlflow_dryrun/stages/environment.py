@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from kedro_mlflow_dryrun import compat
 from kedro_mlflow_dryrun.adapters import distributions, environments, model_files, requirements
+from kedro_mlflow_dryrun.compat import log_model
 from kedro_mlflow_dryrun.errors import ModelEnvironmentError
 from kedro_mlflow_dryrun.report import FAILED, PASSED, SKIPPED
 
@@ -94,7 +94,7 @@ def while_logging(context: DryRunContext) -> Iterator[None]:
         if not any(kwargs.get(key) for key in HAND_WRITTEN):
             # Shipped as code, or no index has it: MLflow must not pin it.
             stack.enter_context(
-                compat.requirement_inference_without(
+                log_model.requirement_inference_without(
                     lambda name: no_index_has(name, package) is not None
                 )
             )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow.types import ColSpec
 
 from kedro_mlflow_dryrun import compat, patches
+from kedro_mlflow_dryrun.compat import log_model
 from kedro_mlflow_dryrun.errors import ServeCheckError
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def instead_of_mlflow_validation() -> Iterator[None]:
     """
     with (
         patches.environment_variable(_RECORD_ENV_VARS, "false"),
-        compat.serving_input_validation(_left_to_the_serve_check),
+        log_model.serving_input_validation(_left_to_the_serve_check),
     ):
         yield
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kedro_mlflow_dryrun import compat
+from kedro_mlflow_dryrun.compat import log_model
 from kedro_mlflow_dryrun.report import PASSED
 from kedro_mlflow_dryrun.stages.explore.plan import Plan, plan
 
@@ -95,7 +95,7 @@ def searching(context: DryRunContext) -> Iterator[None]:
             _searches[id(context)] = search = _Search(planned, model_directory)
             search.thread.start()
 
-    with compat.requirement_inference_started(start):
+    with log_model.requirement_inference_started(start):
         yield
 
 
