@@ -70,8 +70,10 @@ def requirement_inference_without(left_out: Callable[[str], bool]) -> Iterator[N
 
     def read_filtered() -> None:
         read()
-        if filtered.exception() is None:
-            inference._MODULES_TO_PACKAGES = filtered.result()  # type: ignore[assignment]
+        if filtered.exception() is not None:
+            read_map()  # MLflow's own read, unfiltered, failing as it would
+            return
+        inference._MODULES_TO_PACKAGES = filtered.result()  # type: ignore[assignment]
 
     # MLflow's map is typed None: it starts so, and is read on first use.
     def apply() -> Callable[[], None]:
