@@ -308,7 +308,7 @@ def _artifacts_suite(results: dict[str, Any]) -> list[str]:
         f"{results['args']['artifact_repeats']} runs per variant\n\n"
         "a = plugin on; b = kedro-mlflow alone, `signature: None`. Loads: calls of "
         "`mlflow.pyfunc.load_model` in a run of a (the serve check's; explore's search beside "
-        "the logging, for a model of 100 MiB at most; MLflow's validation of the input "
+        "the logging; MLflow's validation of the input "
         "example, where it runs). Plugin in all: its hooks plus that "
         "validation, timed inside the process.\n"
     ]

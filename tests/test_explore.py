@@ -375,18 +375,44 @@ def test_training_searches_while_mlflow_infers_requirements_and_finds_the_same(t
     assert _explore_threads() == []
 
 
-def test_a_model_above_the_size_bound_is_searched_after_logging(tmp_path, monkeypatch):
-    """Its copy would take memory while MLflow logs: the search waits for the logged model
-    (here every model is above a bound of 0 MiB)."""
+def test_the_searchs_copy_of_the_model_is_let_go_when_the_search_ends(tmp_path, monkeypatch):
+    """Loaded beside MLflow's logging, the search's copy of the model (at 800 MiB, 800 MiB
+    more) is gone once the search ends, before MLflow's subprocess loads its own: not at
+    a garbage collection that comes when it comes (here none comes by itself)."""
+    import gc
+    import threading
+    import weakref
+
     from kedro_mlflow_dryrun.stages.explore import beside_logging
 
-    monkeypatch.setattr(beside_logging, "MAX_MIB", 0)
+    loaded: list[weakref.ref[Any]] = []
+    alive_when_ended: list[int] = []
+    load, ended = mlflow.pyfunc.load_model, beside_logging._Search.ended
+
+    def recorded_load(*args: Any, **kwargs: Any) -> Any:
+        model = load(*args, **kwargs)
+        if "explore" in threading.current_thread().name:
+            loaded.append(weakref.ref(model))
+        return model
+
+    def checked_end(search: Any) -> Any:
+        result = ended(search)
+        alive_when_ended.append(sum(ref() is not None for ref in loaded))
+        return result
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", recorded_load)
+    monkeypatch.setattr(beside_logging._Search, "ended", checked_end)
     project = example_copy(tmp_path / "project")
-    train(project, "", INFERRED, explore=10)
+    gc.disable()
+    try:
+        train(project, "", INFERRED, explore=10)
+    finally:
+        gc.enable()
 
     report = project.mlflow_view().report
-    assert report is not None and report["explore"]["beside_logging"] is False
-    assert report["explore"]["requests"] >= 10
+    assert report is not None and report["explore"]["beside_logging"] is True
+    assert len(loaded) == 1
+    assert alive_when_ended and set(alive_when_ended) == {0}
 
 
 def test_a_logging_that_fails_calls_the_search_off(tmp_path):

@@ -8,22 +8,25 @@ thread of this process and runs during that wait, on the core the wait leaves id
 Once the model is logged, the stage takes what the search found and replays it against
 the logged model as served (:mod:`.fidelity`), as it does a search run then.
 
-The search's copy of the model costs memory while MLflow logs: a model of more than
-:data:`MAX_MIB` is searched after logging instead, on the model the serve check loads,
-so that the memory a big model takes does not grow. So is a model MLflow infers no
+The search's copy of the model costs memory while MLflow logs, so it is let go as soon
+as the search ends, before MLflow's subprocess has loaded its own: hypothesis's wrapped
+test is a reference cycle that holds the search, and with it the model, until a garbage
+collection, which the thread runs then rather than leave to chance (at 800 MiB, seconds
+later, after the serve check's load: a second copy). A model MLflow infers no
 requirements for (requirements written by hand, a conda environment), and one whose
-directory did not load. The stages after logging wait for the search to end, its copy let go.
+directory did not load, are searched after logging, on the model the serve check loads.
+The stages after logging wait for the search to end, its copy let go.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kedro_mlflow_dryrun.compat import log_model
@@ -35,10 +38,6 @@ if TYPE_CHECKING:
     from kedro_mlflow_dryrun.stages.explore.search import Searched
 
 logger = logging.getLogger("kedro_mlflow_dryrun")
-
-#: The largest saved model searched beside the logging, in MiB of files: loading a copy
-#: while MLflow logs takes about twice that in memory for a moment.
-MAX_MIB = 100
 
 
 @dataclass
@@ -68,9 +67,13 @@ class _Search:
 
         try:
             model = mlflow.pyfunc.load_model(self.model_directory, suppress_warnings=True)
-            self.result.set_result(search_model(model, self.plan, self.called_off))
+            searched = search_model(model, self.plan, self.called_off)
         except BaseException as error:  # noqa: BLE001 - handed to the stage, which searches again
             self.result.set_exception(error)
+            return
+        del model
+        gc.collect()
+        self.result.set_result(searched)
 
 
 #: id(context) -> its search, from the start of requirement inference until taken.
@@ -87,8 +90,6 @@ def searching(context: DryRunContext) -> Iterator[None]:
         return
 
     def start(model_directory: str) -> None:
-        if _mib(model_directory) > MAX_MIB:
-            return
         with _lock:
             if id(context) in _searches:  # one search per dry run
                 return
@@ -135,7 +136,3 @@ def call_off(context: DryRunContext) -> None:
     if search is not None:
         search.called_off.set()
         search.ended()
-
-
-def _mib(directory: str) -> float:
-    return sum(path.stat().st_size for path in Path(directory).rglob("*") if path.is_file()) / 2**20
