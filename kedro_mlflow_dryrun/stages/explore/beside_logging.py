@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from kedro_mlflow_dryrun.compat import log_model
 from kedro_mlflow_dryrun.report import PASSED
-from kedro_mlflow_dryrun.stages.explore.plan import Plan, plan
+from kedro_mlflow_dryrun.stages.explore.plan import plan, why_not
 
 if TYPE_CHECKING:
     from kedro_mlflow_dryrun.context import DryRunContext
@@ -42,11 +42,13 @@ logger = logging.getLogger("kedro_mlflow_dryrun")
 
 @dataclass
 class _Search:
-    """A search in a thread of its own, on the model MLflow saved in ``model_directory``."""
+    """A search in a thread of its own, on the model MLflow saved in ``model_directory``,
+    planned there too: hypothesis's import and the strategies leave the main thread."""
 
-    plan: Plan
+    context: DryRunContext
     model_directory: str
-    result: Future[Searched] = field(default_factory=Future)
+    #: ``None`` where the plan says no search is made (the stage says why, after logging).
+    result: Future[Searched | None] = field(default_factory=Future)
     called_off: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread = field(init=False)
 
@@ -55,7 +57,7 @@ class _Search:
             target=self._run, name="kedro-mlflow-dryrun explore", daemon=True
         )
 
-    def ended(self) -> Future[Searched]:
+    def ended(self) -> Future[Searched | None]:
         """The search's result, its thread gone."""
         self.thread.join()
         return self.result
@@ -66,8 +68,12 @@ class _Search:
         from kedro_mlflow_dryrun.stages.explore.search import search_model
 
         try:
+            planned = plan(self.context)
+            if isinstance(planned, str):
+                self.result.set_result(None)
+                return
             model = mlflow.pyfunc.load_model(self.model_directory, suppress_warnings=True)
-            searched = search_model(model, self.plan, self.called_off)
+            searched = search_model(model, planned, self.called_off)
         except BaseException as error:  # noqa: BLE001 - handed to the stage, which searches again
             self.result.set_exception(error)
             return
@@ -84,8 +90,7 @@ _lock = threading.Lock()
 @contextmanager
 def searching(context: DryRunContext) -> Iterator[None]:
     """While kedro-mlflow logs the model: the search starts with requirement inference."""
-    planned = plan(context)
-    if isinstance(planned, str) or context.report.status != PASSED:
+    if why_not(context) is not None or context.report.status != PASSED:
         yield
         return
 
@@ -93,7 +98,7 @@ def searching(context: DryRunContext) -> Iterator[None]:
         with _lock:
             if id(context) in _searches:  # one search per dry run
                 return
-            _searches[id(context)] = search = _Search(planned, model_directory)
+            _searches[id(context)] = search = _Search(context, model_directory)
             search.thread.start()
 
     with log_model.requirement_inference_started(start):

@@ -46,7 +46,7 @@ def plan(context: DryRunContext) -> Plan | str:
         requests,
     )
 
-    reason = _why_not(context)
+    reason = why_not(context)
     if reason is not None:
         return reason
     signature, served_input = context.signature, context.served_input
@@ -66,8 +66,9 @@ def plan(context: DryRunContext) -> Plan | str:
     )
 
 
-def _why_not(context: DryRunContext) -> str | None:
-    """Why the stage does not run, if it does not."""
+def why_not(context: DryRunContext) -> str | None:
+    """Why the stage does not run, if it does not, as far as it is known before the
+    strategies are built (the search's own imports, hypothesis's, and work)."""
     import pandas as pd
 
     if context.config.explore == 0:
