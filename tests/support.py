@@ -72,6 +72,18 @@ root:
 #: in the search (with its shrinking and a second pass, 2 s more a run): the tests of
 #: explore, which set their own, find it.
 TEST_EXPLORE = 5
+#: The example's own ``log_model_kwargs``: MLflow infers the model's requirements.
+INFERRED = '{"name": "house_prices"}'
+#: The distributions MLflow infers for the example's model (less flask and lz4, which the
+#: model never imports).
+EXAMPLE_REQUIREMENTS = (
+    "mlflow",
+    "cloudpickle",
+    "kedro-datasets",
+    "kedro-mlflow",
+    "numpy",
+    "pandas",
+)
 UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
 
 
@@ -253,16 +265,29 @@ class Project:
         return MlflowView(run=run, models=list(models), model_info=model_info, report=report)
 
 
-def example_copy(path: Path) -> Project:
+def example_copy(path: Path, log_model_kwargs: str | None = None) -> Project:
     """A fresh copy of the example project at ``path``, with nothing training left, an
-    empty MLflow store (its tables made, no run) and :data:`TEST_EXPLORE`."""
+    empty MLflow store (its tables made, no run), :data:`TEST_EXPLORE`, and
+    ``log_model_kwargs`` (by default :func:`written_requirements`)."""
     ignored = shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
     shutil.copytree(EXAMPLE, path, ignore=ignored)
     shutil.copy(empty_store(), path / "mlflow.db")
     project = Project(path)
     project.made_with_installed_kedro()
     project.append("conf/base/dryrun.yml", f"explore: {TEST_EXPLORE}")
+    project.set_log_model_kwargs(log_model_kwargs or written_requirements())
     return project
+
+
+def written_requirements(**more: str) -> str:
+    """The example's ``log_model_kwargs`` with ``more``, and the requirements MLflow
+    infers for it written by hand, at the installed versions: MLflow's inference (a
+    subprocess, 3 s of CPU of a training run's 5) then does not run. The tests of what
+    it gives ask for :data:`INFERRED`."""
+    from importlib.metadata import version
+
+    pins = [f"{name}=={version(name)}" for name in EXAMPLE_REQUIREMENTS]
+    return json.dumps({"name": PACKAGE, **more, "pip_requirements": pins})
 
 
 @functools.cache

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from support import INFERRED
+
 COUNTING_PICKLE = """
     import os
     from pathlib import Path
@@ -53,7 +55,7 @@ def _counting_project(project, loads: Path):
 
 def test_the_serve_check_loads_the_logged_model_in_place_of_mlflow(project, in_process, tmp_path):
     loads = tmp_path / "loads.log"
-    _counting_project(project, loads)
+    _counting_project(project, loads).set_log_model_kwargs(INFERRED)
 
     in_process(pipeline_names=["training"])
 

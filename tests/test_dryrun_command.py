@@ -22,6 +22,7 @@ from support import (
     logged_models,
     relocated_copy,
     stderr_logging,
+    written_requirements,
 )
 
 #: A project's own conf/logging.yml whose handler writes to stdout, as many do.
@@ -40,7 +41,7 @@ root:
   level: INFO
   handlers: [console]
 """
-REGISTERED = '{"name": "house_prices", "registered_model_name": "house_prices"}'
+REGISTERED = written_requirements(registered_model_name="house_prices")
 NO_BAND = """
     _predict_prices = predict_prices
 

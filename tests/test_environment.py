@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from support import PACKAGE, UV, overlay_python, plugin_cache_in, uv_install
+from support import (
+    INFERRED,
+    PACKAGE,
+    UV,
+    Project,
+    example_copy,
+    overlay_python,
+    plugin_cache_in,
+    uv_install,
+)
 
 PREDICT = """
 import sys
@@ -27,6 +36,12 @@ model = mlflow.pyfunc.load_model(sys.argv[1])
 rows = pd.read_csv(sys.argv[2]).drop(columns=["price"]).head(7)
 print(len(model.predict(rows)))
 """
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """The example as it is: MLflow infers the requirements that this module audits."""
+    return example_copy(tmp_path / "project", INFERRED)
 
 
 @pytest.fixture(scope="session")

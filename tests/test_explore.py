@@ -19,7 +19,15 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from support import MlflowView, Project, example_copy, forget, in_project, session_run
+from support import (
+    INFERRED,
+    MlflowView,
+    Project,
+    example_copy,
+    forget,
+    in_project,
+    session_run,
+)
 
 #: Requirements written by hand: MLflow's inference (a subprocess) is not what is tested.
 LOG_MODEL_KWARGS = '{"name": "house_prices", "pip_requirements": ["kedro-mlflow", "pandas"]}'
@@ -102,7 +110,6 @@ class Trained:
 
 
 #: MLflow infers the requirements: the search runs beside the logging.
-INFERRED = '{"name": "house_prices"}'
 
 
 def train(

@@ -20,7 +20,7 @@ import pandas as pd
 
 from kedro_mlflow_dryrun.adapters.inputs import positions
 
-from support import logged_models
+from support import INFERRED, logged_models
 
 NODES = """
     def design_matrix(houses, regressor):
@@ -236,6 +236,7 @@ def test_a_training_run_leaves_only_its_own_traces(project, tmp_path):
 
     calls = tmp_path / "hook_calls.log"
     _isolation_project(project, calls)
+    project.set_log_model_kwargs(INFERRED)  # MLflow's inference subprocess, which a user's run has
     before = _snapshot(project.path)
 
     result = project.kedro("run", "--pipeline=training")

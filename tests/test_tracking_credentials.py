@@ -31,12 +31,13 @@ from support import (
     logged_models,
     mlflow_server,
     stderr_logging,
+    written_requirements,
 )
 
 USER, PASSWORD = "alice", f"pw-{secrets.token_hex(12)}"
 ADMIN, ADMIN_PASSWORD = "admin", f"admin-{secrets.token_hex(12)}"
 MODEL = "models:/house_prices/1"
-REGISTERED = '{"name": "house_prices", "registered_model_name": "house_prices"}'
+REGISTERED = written_requirements(registered_model_name="house_prices")
 
 
 @dataclass
