@@ -327,17 +327,20 @@ def _replace_in_store(store: Path, old: str, new: str) -> None:
 
 def track_in_project(project: Project) -> None:
     """The project's tracking store by its absolute URI: MLflow caches one store per URI,
-    so a relative sqlite URI would reach the store of the first project this process ran."""
-    project.write(
-        "conf/local/mlflow.yml",
+    so a relative sqlite URI would reach the store of the first project this process ran.
+    Written once: a test may take a snapshot of the project's files after it."""
+    path = project.path / "conf/local/mlflow.yml"
+    absolute = textwrap.dedent(
         f"""
         server:
           mlflow_tracking_uri: {project.tracking_uri}
         tracking:
           experiment:
             name: house_prices
-        """,
+        """
     )
+    if not path.exists() or path.read_text() != absolute:
+        path.write_text(absolute)
 
 
 def _cli_runner() -> CliRunner:

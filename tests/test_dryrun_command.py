@@ -22,6 +22,7 @@ from support import (
     logged_models,
     relocated_copy,
     stderr_logging,
+    track_in_project,
     written_requirements,
 )
 
@@ -66,8 +67,9 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def _json(project: Project, *args: str) -> tuple[RunResult, dict[str, Any]]:
-    """``kedro dryrun --json``, as the README's recipe runs it; stdout parsed alone."""
-    result = project.kedro("dryrun", "--json", *args, env=stderr_logging(project.path.parent))
+    """``kedro dryrun --json`` in this process, its stdout parsed alone (what a process's
+    stdout holds is :func:`test_json_stdout_is_the_report_alone_after_kedros_import_line`'s)."""
+    result = project.kedro_here("dryrun", "--json", *args)
     return result, json.loads(result.stdout)
 
 
@@ -124,9 +126,10 @@ def test_dryrun_is_listed_by_kedro_and_has_its_own_help(project):
 @pytest.mark.lowest
 def test_preflight_in_a_trained_project_passes_and_writes_nothing(trained_project):
     project = trained_project
+    track_in_project(project)
     before = _snapshot(project.path)
 
-    result = project.kedro("dryrun")
+    result = project.kedro_here("dryrun")
 
     assert result.returncode == 0, result.output
     assert (
@@ -142,9 +145,10 @@ def test_preflight_in_a_trained_project_passes_and_writes_nothing(trained_projec
 def test_preflight_needs_no_tracking_store(trained_project):
     project = trained_project
     (project.path / "mlflow.db").unlink()
+    track_in_project(project)
     before = _snapshot(project.path)
 
-    result = project.kedro("dryrun", "--params=price_bands.low=1")
+    result = project.kedro_here("dryrun", "--params=price_bands.low=1")
 
     assert result.returncode == 0, result.output
     assert _snapshot(project.path) == before
@@ -171,7 +175,7 @@ def test_preflight_names_a_decimal_and_exits_1(trained_project):
 def test_preflight_before_any_training_says_what_is_missing(project):
     (project.path / "mlflow.db").unlink()
 
-    result = project.kedro("dryrun")
+    result = project.kedro_here("dryrun")
 
     assert result.returncode == 1, result.output
     assert "Error: The inference pipeline needs 'regressor'" in result.output
@@ -197,7 +201,14 @@ def test_json_stdout_is_the_report_alone_after_kedros_import_line(trained_projec
     kept = regressor.rename(project.path / "regressor.pkl")
     failure = project.kedro("dryrun", "--json")  # as before any training: no regressor
     kept.rename(regressor)
-    error, error_report = _json(project, "--model-uri", "models:/no_such_model/1")
+    error = project.kedro(
+        "dryrun",
+        "--json",
+        "--model-uri",
+        "models:/no_such_model/1",
+        env=stderr_logging(project.path.parent),
+    )
+    error_report = json.loads(error.stdout)
     passed = project.kedro("dryrun", "--json")
     project.write("conf/logging.yml", PROJECT_LOGGING)
     own_passed = project.kedro("dryrun", "--json")
@@ -225,7 +236,7 @@ def test_backfill_sets_the_output_schema_of_a_model_logged_without_it(trained_wi
     before = mlflow.models.get_model_info(uri).signature
     assert before.outputs is None
 
-    result = project.kedro("dryrun", "--model-uri", uri, "--set-signature")
+    result = project.kedro_here("dryrun", "--model-uri", uri, "--set-signature")
 
     assert result.returncode == 0, result.output
     after = mlflow.models.get_model_info(uri).signature

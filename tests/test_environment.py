@@ -105,7 +105,7 @@ def test_a_project_not_installed_ships_its_package_and_serves_fresh(
     project.write(f"src/{PACKAGE}/pipelines/.DS_Store", "not source")
     sources = sorted(str(p.relative_to(package)) for p in package.rglob("*.py"))
 
-    result = project.kedro("run", "--pipeline=training")
+    result = project.kedro_here("run", "--pipeline=training")
 
     assert result.returncode == 0, result.output
     view = project.mlflow_view()
@@ -189,7 +189,7 @@ def test_fresh_mode_serves_the_sample_from_a_cached_environment(project, tmp_pat
     project.set_dryrun(drop_columns=["price"], environment="fresh", env_manager=["uv", "conda"])
 
     for _ in range(2):
-        result = project.kedro(
+        result = project.kedro_here(
             "run", "--pipeline=training", env=plugin_cache_in(tmp_path / "cache")
         )
         assert result.returncode == 0, result.output
@@ -229,7 +229,7 @@ def test_fresh_mode_catches_an_import_no_pickle_names(project, tmp_path):
     project.set_log_model_kwargs(f'{{"name": "house_prices", "pip_requirements": {written}}}')
     project.set_dryrun(drop_columns=["price"], environment="fresh", env_manager="uv")
 
-    result = project.kedro("run", "--pipeline=training", env=plugin_cache_in(tmp_path))
+    result = project.kedro_here("run", "--pipeline=training", env=plugin_cache_in(tmp_path))
 
     assert result.returncode == 1, result.output
     assert "fresh environment built by uv from requirements.txt" in result.output

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from support import EXAMPLE, Project, Server, logged_models
+from support import Project, Server, example_copy, logged_models
 from support import mlflow_server as support_server
 
 EXTRA_COLUMN = """
@@ -43,15 +42,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
-def _new_project(root: Path, name: str) -> Project:
-    path = root / name
-    shutil.copytree(
-        EXAMPLE, path, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
-    )
-    return Project(path)
-
-
 def _track_to(project: Project, tracking_uri: str, experiment: str) -> None:
+    """The project tracks to ``tracking_uri`` alone: its own store is gone."""
+    (project.path / "mlflow.db").unlink()
     project.write(
         "conf/local/mlflow.yml",
         f"""
@@ -162,7 +155,7 @@ def _assert_own_dry_run(view: RunView, outputs: list[tuple[str, str]]) -> None:
 
 
 def test_the_dry_run_reports_to_a_tracking_server(mlflow_server, tmp_path):
-    project = _new_project(tmp_path, "project")
+    project = example_copy(tmp_path / "project")
     _track_to(project, mlflow_server.url, "remote")
 
     result = project.kedro("run", "--pipeline=training")
@@ -185,7 +178,7 @@ def test_the_dry_run_reports_to_a_tracking_server(mlflow_server, tmp_path):
 
 
 def _two_projects(tmp_path: Path, tracking_uri: str, experiment: str) -> tuple[Project, Project]:
-    plain, extra = _new_project(tmp_path, "plain"), _new_project(tmp_path, "extra")
+    plain, extra = example_copy(tmp_path / "plain"), example_copy(tmp_path / "extra")
     extra.override_node(EXTRA_COLUMN)
     for project in (plain, extra):
         _track_to(project, tracking_uri, experiment)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -23,10 +22,10 @@ from unittest import mock
 import pytest
 
 from support import (
-    EXAMPLE,
     Project,
     RunResult,
     Server,
+    example_copy,
     free_port,
     logged_models,
     mlflow_server,
@@ -114,10 +113,7 @@ def authenticated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Authenti
     with mlflow_server(root, "--app-name=basic-auth", env=server_env) as server:
         with _credentials(ADMIN, ADMIN_PASSWORD):
             AuthServiceClient(server.url).create_user(USER, PASSWORD)
-        path = tmp_path_factory.mktemp("authenticated") / "project"
-        ignored = shutil.ignore_patterns("mlflow.db", "mlartifacts", "mlruns", "*.pkl")
-        shutil.copytree(EXAMPLE, path, ignore=ignored)
-        project = Project(path)
+        project = example_copy(tmp_path_factory.mktemp("authenticated") / "project")
         _project_conf(project, "local", server.url, PASSWORD)
         project.set_log_model_kwargs(REGISTERED)
         setup = Authenticated(project, server)
