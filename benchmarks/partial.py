@@ -13,7 +13,7 @@ from typing import Any
 
 from measure import Children, log, median, ratio
 from projects import generate_csv
-from report import size_label
+from suite_tables import size_label
 
 
 def bench_partial(

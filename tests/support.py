@@ -1,6 +1,7 @@
-"""What the tests share: real Kedro projects, what MLflow shows of them, the engine's context.
+"""What the tests share: copies of the example project, their runs, what MLflow shows of them.
 
-Imported by the tests as ``support``; ``conftest.py`` only holds the fixtures.
+Imported by the tests as ``support``; beside it ``servers``, ``virtualenvs`` and
+``engine_contexts``; ``conftest.py`` only holds the fixtures.
 """
 
 from __future__ import annotations
@@ -11,24 +12,18 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pandas as pd
     from click.testing import CliRunner
 
 for _name, _value in {
@@ -46,8 +41,6 @@ for _name, _value in {
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "house_prices"
 PACKAGE = "house_prices"
-SERVER_STARTUP_SECONDS = 120
-SERVER_STOP_SECONDS = 15
 #: The README's recipe for ``kedro dryrun --json``: Kedro's own start-up lines, logged
 #: before any plugin runs, go to stderr too.
 STDERR_LOGGING = """\
@@ -84,15 +77,6 @@ EXAMPLE_REQUIREMENTS = (
     "numpy",
     "pandas",
 )
-UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-
-
-def plugin_cache_in(path: Path) -> dict[str, str]:
-    """The environment that moves the plugin's cache (``$XDG_CACHE_HOME``) to ``path`` and
-    leaves uv's download cache where it is: the fresh environments are built anew, their
-    packages not downloaded again."""
-    uv_cache = subprocess.run([UV, "cache", "dir"], capture_output=True, text=True, check=True)
-    return {"XDG_CACHE_HOME": str(path), "UV_CACHE_DIR": uv_cache.stdout.strip()}
 
 
 @dataclass
@@ -400,34 +384,6 @@ def forget(project: Project) -> None:
         os.environ.pop("PYTHONPATH", None)
 
 
-def overlay_python(directory: Path) -> Path:
-    """A virtualenv over this one: its own installs first, then every package of the test
-    virtualenv (its editable installs included). Made in a second, nothing downloaded."""
-    import site
-
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", directory], check=True)
-    (next(directory.glob("lib/python*/site-packages")) / "test_venv.pth").write_text(
-        "".join(f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages())
-    )
-    return directory / "bin" / "python"
-
-
-def uv_install(python: Path, *requirements: str | Path) -> None:
-    """``uv pip install --no-deps`` into the virtualenv of ``python``."""
-    subprocess.run(
-        [UV, "pip", "install", "-q", "--python", python, "--no-deps", *requirements], check=True
-    )
-
-
-def as_frame(data: object) -> pd.DataFrame:
-    """``data`` as the pandas frame the test expects it to be (a sample or an output is
-    typed ``object``: the plugin takes every kind of input)."""
-    import pandas as pd
-
-    assert isinstance(data, pd.DataFrame), f"expected a pandas DataFrame, got {type(data)}"
-    return data
-
-
 def logged_models(client: Any, run: Any) -> list[Any]:
     """The models a run logged, found the way the plugin finds them."""
     from kedro_mlflow_dryrun.adapters.logged_models import logged_models_of_run
@@ -435,176 +391,8 @@ def logged_models(client: Any, run: Any) -> list[Any]:
     return logged_models_of_run(run.info.run_id, client, run.info.experiment_id)
 
 
-def engine_context(
-    inference: Any,
-    catalog: Any,
-    input_name: str,
-    rows: Any,
-    config: Any = None,
-    signature: Any = "auto",
-) -> Any:
-    """The engine's context for an inference pipeline, as if training had loaded ``rows``."""
-    from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
-    from kedro_mlflow_dryrun.config import DryRunConfig
-    from kedro_mlflow_dryrun.context import DryRunContext
-    from kedro_mlflow_dryrun.samples import SampleCapture
-
-    config = config or DryRunConfig()
-    capture = SampleCapture(input_name, config.sample_size, config.sample_strategy)
-    capture.offer(input_name, rows)
-    model = PipelineModel(inference, catalog, input_name, signature=signature)
-    return DryRunContext(
-        config, model=model, input_name=input_name, catalog=catalog, captured=capture
-    )
-
-
-def output_context(output: Any, output_name: str = "predictions", config: Any = None) -> Any:
-    """The context of an inference pipeline whose one node returns ``output``."""
-    import pandas as pd
-    from kedro.io import DataCatalog
-    from kedro.pipeline import Pipeline, node
-
-    def produce(rows: Any) -> Any:
-        return output
-
-    inference = Pipeline([node(produce, "rows", output_name, name="produce")])
-    return engine_context(inference, DataCatalog(), "rows", pd.DataFrame({"x": [1]}), config)
-
-
-def dry_run(context: Any) -> Any:
-    """The stages that run before logging, as the hooks run them; returns the report."""
-    from kedro_mlflow_dryrun.engine import before_logging, run_stages
-
-    run_stages(context, before_logging(), total="total")
-    return context.report
-
-
 def stderr_logging(directory: Path) -> dict[str, str]:
     """The environment of the README's ``--json`` recipe, its logging file in ``directory``."""
     path = directory / "stderr_logging.yml"
     path.write_text(STDERR_LOGGING)
     return {"KEDRO_LOGGING_CONFIG": str(path)}
-
-
-@dataclass
-class Server:
-    url: str
-    root: Path
-
-    @property
-    def artifacts(self) -> Path:
-        return self.root / "artifacts"
-
-
-@contextmanager
-def mlflow_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``mlflow server [args]`` on a free port of 127.0.0.1, serving its artifacts over HTTP,
-    stopped with the workers it started."""
-    command = [
-        "server",
-        *args,
-        f"--backend-store-uri=sqlite:///{root / 'server.db'}",
-        f"--artifacts-destination={root / 'artifacts'}",
-    ]
-    # No background job runner: the tests need none, and it is 4 more processes.
-    environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
-    with _serving(command, root, "server.log", environment) as url:
-        yield Server(url=url, root=root)
-
-
-@dataclass
-class ServedModel:
-    """A logged model as ``mlflow models serve`` answers it, over HTTP on 127.0.0.1."""
-
-    url: str
-
-    def post(self, body: dict[str, Any]) -> tuple[int, str]:
-        """One ``/invocations`` request, as ``curl -d`` sends it: (HTTP status, body text)."""
-        request = urllib.request.Request(
-            f"{self.url}/invocations",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def post_concurrently(self, bodies: list[dict[str, Any]]) -> list[tuple[int, str]]:
-        """The bodies sent at once, as ``xargs -P`` with ``curl`` would: answers in order."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=len(bodies) or 1) as pool:
-            return list(pool.map(self.post, bodies))
-
-
-@contextmanager
-def models_serve(model_uri: str, tracking_uri: str, root: Path) -> Iterator[ServedModel]:
-    """``mlflow models serve --env-manager local`` of ``model_uri`` on a free port, started
-    from ``root`` (outside the project, ``PYTHONPATH`` unset), stopped with its workers."""
-    root.mkdir(parents=True, exist_ok=True)
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    environment["MLFLOW_TRACKING_URI"] = tracking_uri
-    # It starts ``uvicorn`` by name: this interpreter's scripts come first on PATH.
-    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
-    command = ["models", "serve", f"--model-uri={model_uri}", "--env-manager=local"]
-    with _serving(command, root, "serve.log", environment) as url:
-        yield ServedModel(url=url)
-
-
-@contextmanager
-def _serving(command: list[str], root: Path, log: str, env: dict[str, str]) -> Iterator[str]:
-    """``mlflow <command>`` on a free port of 127.0.0.1, run from ``root`` with its output in
-    ``root / log``: its URL once ``/health`` answers; then stopped with its workers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    address = ["--host=127.0.0.1", f"--port={port}", "--workers=1"]
-    with (root / log).open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", *command, *address],
-            cwd=root,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + SERVER_STARTUP_SECONDS
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"mlflow {command[0]} did not start:\n{(root / log).read_text()}"
-                    )
-                time.sleep(0.25)
-            yield url
-        finally:
-            _stop(process)
-
-
-def free_port() -> int:
-    """A port nothing listened on a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stops the server and the workers it started: its own process group."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=SERVER_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=SERVER_STOP_SECONDS)
-    with suppress(ProcessLookupError):  # any worker that outlived the server
-        os.killpg(process.pid, signal.SIGKILL)

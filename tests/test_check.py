@@ -15,7 +15,7 @@ from kedro_mlflow_dryrun import SerializationError
 from kedro_mlflow_dryrun.config import DryRunConfig
 from kedro_mlflow_dryrun.stages.check import JsonVerdict, check_json
 
-from support import dry_run, output_context
+from engine_contexts import dry_run, output_context
 
 
 def _checked(output, output_name: str, strict: bool) -> list[str]:

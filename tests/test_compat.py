@@ -11,7 +11,7 @@ import pytest
 
 from kedro_mlflow_dryrun import compat
 
-from support import dry_run, output_context
+from engine_contexts import dry_run, output_context
 
 #: MLflow's own modules keep the name they imported; only a later lookup misses it.
 RENAME_AWAY = """

@@ -10,7 +10,7 @@ from mlflow.types import ColSpec, Schema
 
 from kedro_mlflow_dryrun.stages.drift import describe, schema_drift
 
-from support import dry_run, output_context
+from engine_contexts import dry_run, output_context
 
 PREVIOUS = Schema([ColSpec("double", "price"), ColSpec("string", "band", required=False)])
 

@@ -10,7 +10,7 @@ from kedro_mlflow_dryrun.config import DryRunConfig
 from kedro_mlflow_dryrun.context import FAILS_WHEN, DryRunContext
 from kedro_mlflow_dryrun.engine import raise_if_failed, run_stages
 
-from support import dry_run, output_context
+from engine_contexts import dry_run, output_context
 
 
 def test_every_stage_is_timed_into_the_report():

@@ -17,16 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from support import (
-    INFERRED,
-    PACKAGE,
-    UV,
-    Project,
-    example_copy,
-    overlay_python,
-    plugin_cache_in,
-    uv_install,
-)
+from support import INFERRED, PACKAGE, Project, example_copy
+from virtualenvs import UV, overlay_python, plugin_cache_in, uv_install
 
 PREDICT = """
 import sys

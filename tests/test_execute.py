@@ -9,7 +9,7 @@ from kedro_datasets.pandas import CSVDataset
 from kedro_mlflow_dryrun import InferenceError
 from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
 
-from support import as_frame
+from engine_contexts import as_frame
 
 
 def scale(houses: pd.DataFrame, factor: float) -> pd.DataFrame:

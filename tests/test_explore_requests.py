@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_explore import Trained, train
 
-from support import Project, ServedModel, example_copy, models_serve
+from explore_projects import Trained, train
+from servers import ServedModel, models_serve
+from support import Project, example_copy
 
 NULL_IN_REQUIRED = """
     _designed = design_matrix

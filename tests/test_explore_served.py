@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_explore import Trained, train
 
-from support import ServedModel, example_copy, models_serve
+from explore_projects import Trained, train
+from servers import ServedModel, models_serve
+from support import example_copy
 
 IN_PLACE = """
     _priced = predict_prices

@@ -28,7 +28,8 @@ from kedro_mlflow_dryrun.report import DryRunReport
 from kedro_mlflow_dryrun.reporting.html import render
 from kedro_mlflow_dryrun.stages.explore.findings import replay
 
-from support import PACKAGE, dry_run, engine_context, output_context
+from engine_contexts import dry_run, engine_context, output_context
+from support import PACKAGE
 
 ROWS = pd.DataFrame(
     {

@@ -10,7 +10,7 @@ from mlflow.models import ModelSignature, infer_signature
 from kedro_mlflow_dryrun.adapters.model_sources import PipelineModel
 from kedro_mlflow_dryrun.stages.infer import infer_output_schema
 
-from support import dry_run, engine_context, output_context
+from engine_contexts import dry_run, engine_context, output_context
 
 
 def test_params_are_recorded_as_kedro_mlflow_records_them():

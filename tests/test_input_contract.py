@@ -13,7 +13,8 @@ from mlflow.models import infer_signature
 
 from kedro_mlflow_dryrun.stages.sample import read_partial
 
-from support import EXAMPLE, Project, as_frame
+from engine_contexts import as_frame
+from support import EXAMPLE, Project
 
 
 def houses_missing_a_garden_at_row(row: int, rows: int = 400) -> pd.DataFrame:

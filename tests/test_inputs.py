@@ -13,7 +13,7 @@ from kedro_mlflow_dryrun import SampleError
 from kedro_mlflow_dryrun.adapters.inputs import positions, take
 from kedro_mlflow_dryrun.samples import SampleCapture
 
-from support import as_frame
+from engine_contexts import as_frame
 
 
 def houses(rows: int = 1_000) -> pd.DataFrame:

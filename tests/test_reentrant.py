@@ -22,7 +22,7 @@ from mlflow.utils import requirements_utils
 from kedro_mlflow_dryrun import engine
 from kedro_mlflow_dryrun.config import DryRunConfig
 
-from support import dry_run, engine_context
+from engine_contexts import dry_run, engine_context
 
 LOGGERS = ("kedro.runner", "kedro.io", "kedro.pipeline", "kedro_mlflow_dryrun")
 

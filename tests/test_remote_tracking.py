@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from support import Project, Server, example_copy, logged_models
-from support import mlflow_server as support_server
+from servers import Server
+from servers import mlflow_server as support_server
+from support import Project, example_copy, logged_models
 
 EXTRA_COLUMN = """
     _predict_prices = predict_prices

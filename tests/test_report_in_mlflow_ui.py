@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from test_explore import BATCH_DEPENDENT, LOG_MODEL_KWARGS, SETTINGS
 
-from support import Project, mlflow_server
+from explore_projects import BATCH_DEPENDENT, LOG_MODEL_KWARGS, SETTINGS
+from servers import mlflow_server
+from support import Project
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 #: A quiet browser: no sandbox (root in a container), and nothing fetched of its own.

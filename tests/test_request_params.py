@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import find, given, settings
 from mlflow.types import DataType, ParamSchema, ParamSpec, Schema
-from served_path import QUICK, REACHES, SAMPLE, SCHEMA
 
 from kedro_mlflow_dryrun.stages.explore.strategies import Request, request_body, requests
+
+from served_path import QUICK, REACHES, SAMPLE, SCHEMA
 
 pytestmark = pytest.mark.lowest
 

@@ -17,7 +17,7 @@ from kedro_mlflow_dryrun.report import CAPTURED
 from kedro_mlflow_dryrun.samples import SampleCapture
 from kedro_mlflow_dryrun.stages.sample import LOADED_WHOLE, PARTIAL_READ, read_partial
 
-from support import as_frame
+from engine_contexts import as_frame
 
 frames = data_frames(
     [column("a", dtype=int), column("b", dtype=float), column("c", elements=st.text(max_size=3))],

@@ -8,7 +8,7 @@ from kedro.pipeline import Pipeline, node
 
 from kedro_mlflow_dryrun.config import DryRunConfig
 
-from support import dry_run, engine_context
+from engine_contexts import dry_run, engine_context
 
 TRAINING_TYPES = pd.DataFrame(
     {

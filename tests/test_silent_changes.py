@@ -11,9 +11,10 @@ from mlflow.models import Model, ModelSignature
 from mlflow.pyfunc import PyFuncModel
 from mlflow.pyfunc.scoring_server import CONTENT_TYPE_JSON, invocations
 from mlflow.types import ColSpec, Schema, TensorSpec
-from served_path import SCHEMA, Keeper
 
 from kedro_mlflow_dryrun.stages.explore.strategies import silent_changes
+
+from served_path import SCHEMA, Keeper
 
 pytestmark = pytest.mark.lowest
 

@@ -20,6 +20,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType, Array, Map, Object, Property
+
+from kedro_mlflow_dryrun.stages.explore.strategies import (
+    Request,
+    UnsupportedSchemaError,
+    request_body,
+    requests,
+)
+
 from served_path import (
     QUICK,
     REACHES,
@@ -30,13 +38,6 @@ from served_path import (
     numbers,
     served,
     served_with_params,
-)
-
-from kedro_mlflow_dryrun.stages.explore.strategies import (
-    Request,
-    UnsupportedSchemaError,
-    request_body,
-    requests,
 )
 
 # In-process and quick: also run on the lowest versions, hypothesis's floor included.

@@ -21,14 +21,12 @@ from unittest import mock
 
 import pytest
 
+from servers import Server, free_port, mlflow_server
 from support import (
     Project,
     RunResult,
-    Server,
     example_copy,
-    free_port,
     logged_models,
-    mlflow_server,
     stderr_logging,
     written_requirements,
 )
