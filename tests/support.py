@@ -161,6 +161,22 @@ class Project:
         """``conf/base/dryrun.yml`` holding ``settings`` alone (and the tests' ``explore``)."""
         self.write("conf/base/dryrun.yml", json.dumps({"explore": TEST_EXPLORE, **settings}))
 
+    def track_to(self, tracking_uri: str, experiment: str = "house_prices") -> None:
+        """``conf/local/mlflow.yml`` naming ``tracking_uri`` and ``experiment``; written only
+        if it differs, so that a snapshot of the project's files taken after it holds."""
+        path = self.path / "conf/local/mlflow.yml"
+        text = textwrap.dedent(
+            f"""
+            server:
+              mlflow_tracking_uri: {tracking_uri}
+            tracking:
+              experiment:
+                name: {experiment}
+            """
+        )
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+
     def set_log_model_kwargs(self, expression: str) -> None:
         registry = self.path / f"src/{PACKAGE}/pipeline_registry.py"
         text = registry.read_text()
@@ -311,20 +327,8 @@ def _replace_in_store(store: Path, old: str, new: str) -> None:
 
 def track_in_project(project: Project) -> None:
     """The project's tracking store by its absolute URI: MLflow caches one store per URI,
-    so a relative sqlite URI would reach the store of the first project this process ran.
-    Written once: a test may take a snapshot of the project's files after it."""
-    path = project.path / "conf/local/mlflow.yml"
-    absolute = textwrap.dedent(
-        f"""
-        server:
-          mlflow_tracking_uri: {project.tracking_uri}
-        tracking:
-          experiment:
-            name: house_prices
-        """
-    )
-    if not path.exists() or path.read_text() != absolute:
-        path.write_text(absolute)
+    so a relative sqlite URI would reach the store of the first project this process ran."""
+    project.track_to(project.tracking_uri)
 
 
 def _cli_runner() -> CliRunner:

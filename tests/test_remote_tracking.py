@@ -46,16 +46,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def _track_to(project: Project, tracking_uri: str, experiment: str) -> None:
     """The project tracks to ``tracking_uri`` alone: its own store is gone."""
     (project.path / "mlflow.db").unlink()
-    project.write(
-        "conf/local/mlflow.yml",
-        f"""
-        server:
-          mlflow_tracking_uri: {tracking_uri}
-        tracking:
-          experiment:
-            name: {experiment}
-        """,
-    )
+    project.track_to(tracking_uri, experiment)
 
 
 def _kedro_together(*projects: Project) -> list[tuple[int, str]]:

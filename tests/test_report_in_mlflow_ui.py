@@ -55,16 +55,7 @@ def test_the_finding_reads_in_the_mlflow_ui_artifact_view(project: Project, tmp_
     server_root = tmp_path / "server"
     server_root.mkdir()
     with mlflow_server(server_root) as server:
-        project.write(
-            "conf/local/mlflow.yml",
-            f"""
-            server:
-              mlflow_tracking_uri: {server.url}
-            tracking:
-              experiment:
-                name: house_prices
-            """,
-        )
+        project.track_to(server.url)
         project.override_node(BATCH_DEPENDENT)
         project.set_log_model_kwargs(LOG_MODEL_KWARGS)
         project.set_dryrun(**SETTINGS)
