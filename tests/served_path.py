@@ -84,6 +84,26 @@ def served(schema: Schema, request: Request) -> pd.DataFrame:
     return served_with_params(schema, request)[0]
 
 
+def table(request: Request) -> pd.DataFrame:
+    """A request's rows as a table: a column of numbers or datetimes of one type typed as
+    pandas infers it, any other of objects (a whole double sent as an int stays an int, a
+    null string None)."""
+    width = len(request.columns) if request.columns is not None else len(request.data[0])
+    names = request.columns if request.columns is not None else list(range(width))
+    by_name = {name: _typed([row[i] for row in request.data]) for i, name in enumerate(names)}
+    return pd.DataFrame(by_name, columns=names)
+
+
+def _typed(values: list[object]) -> pd.Series:
+    column = pd.Series(values, dtype=object)
+    types = {type(v) for v in values if v is not None}
+    return (
+        column.infer_objects()
+        if len(types) == 1 and types <= {int, float, pd.Timestamp}
+        else column
+    )
+
+
 def cells(column: pd.Series) -> list[object]:
     return [None if missing(v) else v for v in column.tolist()]
 

@@ -38,6 +38,7 @@ from served_path import (
     numbers,
     served,
     served_with_params,
+    table,
 )
 
 # In-process and quick: also run on the lowest versions, hypothesis's floor included.
@@ -201,7 +202,7 @@ def test_every_request_is_accepted_as_sent_and_keeps_its_rows(data: st.DataObjec
         request = data.draw(strategy, label="request")
         received, received_params = served_with_params(schema, request, params)
 
-        frame = request.frame
+        frame = table(request)
         assert 0 <= len(received) == len(frame) <= 10
         assert list(received.columns) == list(frame.columns)
         for column in schema.inputs:
@@ -249,13 +250,15 @@ LIMITS_SAMPLE = pd.DataFrame(
 @given(requests(LIMITS, LIMITS_SAMPLE))
 def test_numbers_at_the_limits_of_their_type_reach_the_model_unchanged(request: Request) -> None:
     received = served(LIMITS, request)
-    for name in request.frame.columns:
-        assert cells(received[name]) == cells(request.frame[name]), name
+    for name in table(request).columns:
+        assert cells(received[name]) == cells(table(request)[name]), name
 
 
 def test_generation_covers_what_a_served_model_meets() -> None:
     def found(condition: Any) -> pd.DataFrame:
-        return find(requests(SCHEMA, SAMPLE), lambda r: condition(r.frame), settings=REACHES).frame
+        return table(
+            find(requests(SCHEMA, SAMPLE), lambda r: condition(table(r)), settings=REACHES)
+        )
 
     found(lambda r: len(r) == 1)
     assert len(found(lambda r: len(r) >= 10)) == 10
@@ -290,16 +293,18 @@ def test_generation_covers_what_a_served_model_meets() -> None:
     with pytest.raises(NoSuchExample):
         find(
             requests(SCHEMA, SAMPLE),
-            lambda q: q.frame["city"].map(lambda c: isinstance(c, int | float)).any(),
+            lambda q: table(q)["city"].map(lambda c: isinstance(c, int | float)).any(),
             settings=REACHES,
         )
 
 
 def test_sample_rows_are_mixed_with_generated_rows() -> None:
-    sample_rows = {tuple(row) for row in request_body(Request(SAMPLE))["dataframe_split"]["data"]}  # type: ignore[index]
+    sample_rows = {
+        tuple(row) for row in request_body(Request.of(SAMPLE))["dataframe_split"]["data"]
+    }  # type: ignore[index]
 
     def mixed(request: Request) -> bool:
-        if list(request.frame.columns) != list(SAMPLE.columns):
+        if list(table(request).columns) != list(SAMPLE.columns):
             return False
         rows = [tuple(row) for row in request_body(request)["dataframe_split"]["data"]]  # type: ignore[index]
         return any(r in sample_rows for r in rows) and any(r not in sample_rows for r in rows)
@@ -311,7 +316,7 @@ def test_sample_rows_are_mixed_with_generated_rows() -> None:
 @given(requests(SCHEMA, SAMPLE))
 def test_values_stay_around_what_the_sample_shows(request: Request) -> None:
     """Within the observed range widened by its width on both sides."""
-    frame, span = request.frame, SAMPLE["listed"].max() - SAMPLE["listed"].min()
+    frame, span = table(request), SAMPLE["listed"].max() - SAMPLE["listed"].min()
     listed = frame["listed"].dropna()
     assert listed.between(SAMPLE["listed"].min() - span, SAMPLE["listed"].max() + span).all()
     assert numbers(frame["surface"]).dropna().between(20.5 - 99.5, 120.0 + 99.5).all()
@@ -323,11 +328,11 @@ def test_a_request_shrinks_toward_one_sample_row() -> None:
     """A finding is reported with the smallest request that shows it."""
     schema, sample = Schema(SCHEMA.inputs[:3]), SAMPLE[["rooms", "surface", "city"]]
     many_rooms = find(
-        requests(schema, sample), lambda r: (r.frame["rooms"] > 5).any(), settings=QUICK
+        requests(schema, sample), lambda r: (table(r)["rooms"] > 5).any(), settings=QUICK
     )
 
     rows = request_body(many_rooms)["dataframe_split"]["data"]  # type: ignore[index]
-    first = request_body(Request(sample.iloc[[0]]))["dataframe_split"]["data"][0]  # type: ignore[index]
+    first = request_body(Request.of(sample.iloc[[0]]))["dataframe_split"]["data"][0]  # type: ignore[index]
     # one row: the sample's first with 6 rooms, one step outside the observed 1, 3, 5
     # (older hypothesis versions may leave a copy of the first sample row beside it)
     assert [row for row in rows if row != first] == [[6, *first[1:]]]
@@ -357,7 +362,7 @@ def test_request_body_is_strict_json_as_the_server_reads_it() -> None:
             "city": ["Zürich", None],
         }
     )
-    body = request_body(Request(request))
+    body = request_body(Request.of(request))
 
     assert json.loads(json.dumps(body, allow_nan=False)) == {
         "dataframe_split": {
@@ -369,7 +374,7 @@ def test_request_body_is_strict_json_as_the_server_reads_it() -> None:
         }
     }
     with pytest.raises(ValueError, match="Infinity"):
-        request_body(Request(pd.DataFrame({"price": [np.inf]})))
+        request_body(Request.of(pd.DataFrame({"price": [np.inf]})))
 
 
 def test_a_column_no_request_can_carry_is_reported_not_guessed() -> None:
@@ -378,8 +383,8 @@ def test_a_column_no_request_can_carry_is_reported_not_guessed() -> None:
         requests(Schema([ColSpec("long", "rooms"), counts]), SAMPLE)
 
     optional = Schema([ColSpec("long", "rooms"), ColSpec(counts.type, "counts", required=False)])
-    request = find(requests(optional, SAMPLE), lambda r: "counts" in r.frame, settings=QUICK)
-    assert request.frame["counts"].isna().all()
+    request = find(requests(optional, SAMPLE), lambda r: "counts" in table(r), settings=QUICK)
+    assert table(request)["counts"].isna().all()
     served(optional, request)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,18 +23,27 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 @dataclass(frozen=True, eq=False)
 class Request:
-    """One request a served model may get: its rows, and the params it sends (none: the
-    model's defaults, which the server fills in)."""
+    """One request a served model may get: its rows as the plain Python values JSON
+    carries, by column (``columns`` ``None``: unnamed, as a tensor schema's), and the
+    params it sends (none: the model's defaults, which the server fills in).
 
-    frame: pd.DataFrame
+    Rows rather than a table: a search makes many requests, and a ``DataFrame`` built
+    for each, then read back to write its body, cost more than drawing its values.
+    """
+
+    columns: list[str] | None
+    data: list[list[object]]
     params: Mapping[str, object] = field(default_factory=dict)
 
-    def rows(self, positions: Sequence[int]) -> Request:
-        """Some of its rows, with the same params: a row alone, or the rows reordered."""
-        return Request(self.frame.iloc[list(positions)].reset_index(drop=True), self.params)
+    @classmethod
+    def of(cls, frame: pd.DataFrame, params: Mapping[str, object] | None = None) -> Request:
+        """A table's rows, each cell as a plain value (nulls as ``None``)."""
+        named = not frame.columns.equals(pd.RangeIndex(len(frame.columns)))
+        data = [[plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+        return cls([str(c) for c in frame.columns] if named else None, data, params or {})
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return len(self.data)
 
 
 def request_body(request: Request) -> dict[str, object]:
@@ -49,13 +58,10 @@ def request_body(request: Request) -> dict[str, object]:
         ValueError: a value strict JSON cannot carry (Infinity), or of a type JSON
             has no form for.
     """
-    frame = request.frame
-    data = [
-        [json_value(value) for value in row] for row in frame.itertuples(index=False, name=None)
-    ]
+    data = [[json_value(value) for value in row] for row in request.data]
     split: dict[str, object] = {"data": data}
-    if not frame.columns.equals(pd.RangeIndex(len(frame.columns))):
-        split = {"columns": [str(name) for name in frame.columns], "data": data}
+    if request.columns is not None:
+        split = {"columns": request.columns, "data": data}
     body: dict[str, object] = {"dataframe_split": split}
     if request.params:
         body["params"] = {name: json_value(value) for name, value in request.params.items()}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_dryrun.answers import differing_columns, same_answer, same_row
@@ -60,7 +61,7 @@ class Case:
     companion: dict[str, Any] | list[Any] | None
     _sent: dict[str, Reply] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def predictions(self) -> Any:
         return decoded(self.first)
 
@@ -77,7 +78,7 @@ class Case:
     def again(self) -> Reply:
         return self._once("again", self.body)
 
-    @property
+    @cached_property
     def other_body(self) -> dict[str, Any]:
         """The same rows reversed, after a row of the sample when it has the same columns."""
         split = self.body["dataframe_split"]
@@ -94,6 +95,7 @@ class Case:
         shift = rows(self.other_body) - self.rows
         return [(row, shift + self.rows - 1 - row) for row in range(self.rows)]
 
+    @cached_property
     def batch_differences(self) -> list[tuple[int, int, list[str]]]:
         """The rows answered otherwise in the other batch: (row, its position there, columns)."""
         other = self.other
@@ -111,7 +113,7 @@ class Case:
     @property
     def stable(self) -> bool:
         """Answered alike in both batches: a request the ``concurrent`` check may send."""
-        return "other" in self._sent and self.other.status == 200 and not self.batch_differences()
+        return "other" in self._sent and self.other.status == 200 and not self.batch_differences
 
     def _once(self, name: str, body: dict[str, Any]) -> Reply:
         if name not in self._sent:
@@ -152,7 +154,7 @@ def row_count(case: Case) -> Finding | None:
 
 def nondeterministic(case: Case) -> Finding | None:
     """The same request, sent twice, answered otherwise (asked only when batches differ)."""
-    if case.compared_in_batch and not case.batch_differences():
+    if case.compared_in_batch and not case.batch_differences:
         return None
     again = case.again
     if again.status == case.first.status and same_answer(
@@ -179,7 +181,7 @@ def batch_dependent(case: Case) -> Finding | None:
     other = case.other
     if other.status != 200 and (other.model_raised or other.status == 500):
         return unanswered_finding(case.other_body, other)
-    differences = case.batch_differences()
+    differences = case.batch_differences
     if not differences:
         return None
     row, position, columns = differences[0]

@@ -62,7 +62,7 @@ def plan(context: DryRunContext) -> Plan | str:
         outputs=signature.outputs,
         tolerances=column_tolerances(signature.outputs),
         not_aligned=_not_row_aligned(context.output, len(served_input)),
-        companion=companion(request_body(Request(served_input.iloc[:1]))),
+        companion=companion(request_body(Request.of(served_input.iloc[:1]))),
     )
 
 

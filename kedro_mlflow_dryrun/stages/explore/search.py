@@ -2,12 +2,13 @@
 
 A failing check raises an exception of a class of its own finding (its kind, and for
 ``unanswered`` its error and node). Hypothesis stops generating at the first one and
-shrinks it, for at most :data:`SHRINK_REQUESTS` requests: a shorter replay is nicer,
-not truer, and each shrinking request costs what a generated one does. The search then
-runs again with that finding known (a request showing it passes), so each distinct
-finding is found and shrunk on its own, and the last pass makes its requests in full.
-Each finding is reported with the smallest request that showed it (fewest rows, then
-shortest body).
+shrinks it until its request is small enough to read (one row, a short body), for at
+most :data:`SHRINK_REQUESTS` requests: a shorter replay is nicer, not truer, and each
+shrinking request costs what a generated one does. The search then runs again with
+that finding known (a request showing it passes), so each distinct finding is found
+and shrunk on its own, and the last pass makes its requests in full. Each finding is
+reported with the smallest request that showed it (fewest rows, then shortest body).
+A request generated twice (each pass begins as the last did) is sent once.
 
 Deterministic and quiet: ``derandomize`` (seeded from the test function), no example
 database, only the generate and shrink phases, no deadline, ``Verbosity.quiet``. The
@@ -19,8 +20,12 @@ constants it would draw from the local modules imported so far are left out.
 
 from __future__ import annotations
 
+import gc
+import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +64,14 @@ PASSES = 3
 #: Requests a pass makes after its first finding (hypothesis's last generated ones and
 #: its shrinking), at most.
 SHRINK_REQUESTS = 20
+#: Characters of a one-row body short enough to paste: its pass shrinks it no further.
+SMALL_BODY = 200
 
 
 class Shrunk(BaseException):
-    """A pass's :data:`SHRINK_REQUESTS` made: a BaseException, which hypothesis lets
-    through, ending the pass with the smallest request of each finding seen so far."""
+    """A pass's findings small enough, or its :data:`SHRINK_REQUESTS` made: a
+    BaseException, which hypothesis lets through, ending the pass with the smallest
+    request of each finding seen so far."""
 
 
 def _found(key: str) -> type[Found]:
@@ -81,8 +89,10 @@ class Search:
     tolerances: dict[str | None, float]
     row_aligned: bool
     companion: dict[str, Any] | list[Any] | None
+    #: Requests sent (each distinct body once), their rows, and the examples generated.
     requests: int = 0
     rows: int = 0
+    generated: int = 0
     #: Generated requests the input schema refused: a fault of the generator, not the model.
     refused: dict[str, Any] | None = None
     smallest: dict[str, Finding] = field(default_factory=dict)
@@ -91,18 +101,34 @@ class Search:
     known: set[str] = field(default_factory=set)
     #: Distinct requests answered alike in two batches, and that answer: for ``concurrent``.
     stable: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
-    #: The request count at this pass's first finding.
+    #: The examples generated at this pass's first finding.
     first_found: int | None = None
+    #: Each body examined (its JSON), and what it showed.
+    examined: dict[str, Finding | Refused | None] = field(default_factory=dict)
 
     def examine(self, request: Request) -> None:
-        """One example: raises the first property the request breaks."""
+        """One example: raises the first property the request breaks. A body examined
+        before is not sent again (hypothesis generates many twice, each pass anew and
+        while shrinking): what it showed then stands."""
         from hypothesis import reject
 
         from kedro_mlflow_dryrun.stages.explore.strategies import request_body
 
-        if self.first_found is not None and self.requests - self.first_found >= SHRINK_REQUESTS:
+        if self.first_found is not None and self._shrunk_enough():
             raise Shrunk
+        self.generated += 1
         body = request_body(request)
+        text = json.dumps(body)
+        if text not in self.examined:
+            self.examined[text] = self._checked(body)
+        showed = self.examined[text]
+        if isinstance(showed, Refused):
+            reject()
+        elif showed is not None:
+            self._show(showed)
+
+    def _checked(self, body: dict[str, Any]) -> Finding | Refused | None:
+        """The request sent and checked: its first finding, none, or the schema's refusal."""
         first = self.sender.send(body)
         self.requests += 1
         self.rows += rows(body)
@@ -119,18 +145,29 @@ class Search:
             finding = next((f for check in CHECKS if (f := check(case)) is not None), None)
         except Refused as refused:
             self._refused(body, str(refused))
-            reject()
-            return
+            return refused.with_traceback(None)  # its frames hold the model
         if finding is None:
             self._keep_if_stable(case)
-            return
+        return finding
+
+    def _show(self, finding: Finding) -> None:
         kept = self.smallest.get(finding.key)
         if kept is None or finding.size < kept.size:
             self.smallest[finding.key] = finding
         if finding.key not in self.known:
             if self.first_found is None:
-                self.first_found = self.requests
+                self.first_found = self.generated
+            if self._shrunk_enough():  # small already: hypothesis's shrinking is skipped
+                raise Shrunk
             raise _found(finding.key)(finding)
+
+    def _shrunk_enough(self) -> bool:
+        """This pass's findings are small enough to read (a row, a short body), or
+        :data:`SHRINK_REQUESTS` were made since the first."""
+        assert self.first_found is not None
+        new = [f for key, f in self.smallest.items() if key not in self.known]
+        small = all(f.size[0] <= 1 and f.size[1] <= SMALL_BODY for f in new)
+        return small or self.generated - self.first_found >= SHRINK_REQUESTS
 
     def findings(self) -> list[Finding]:
         """Each finding with its smallest request, in the order of the kinds."""
@@ -187,7 +224,12 @@ def search_model(
         row_aligned=plan.not_aligned is None,
         companion=plan.companion,
     )
-    with quiet_runner(), compat.artifacts_shared(model), compat.hook_manager_reused():
+    with (
+        quiet_runner(),
+        compat.artifacts_shared(model),
+        compat.hook_manager_reused(),
+        _collections_frozen(),
+    ):
         stopped = explore(search, plan.strategy, plan.requests)
         found = search.findings()
         nondeterministic = any(f.kind == "nondeterministic" for f in found)
@@ -208,6 +250,19 @@ def search_model(
         seconds=time.perf_counter() - start,
         cpu_seconds=time.process_time() - cpu,
     )
+
+
+@contextmanager
+def _collections_frozen() -> Iterator[None]:
+    """hypothesis runs a full garbage collection the first time a thread generates (to
+    see that the PRNG it registers is referred to), a fifth of a second over MLflow's,
+    Kedro's and pandas' objects: the objects older than the search are left out of it,
+    and out of the search's own collections (``gc.freeze``), until the search ends."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def explore(search: Search, strategy: SearchStrategy[Request], examples: int) -> bool:

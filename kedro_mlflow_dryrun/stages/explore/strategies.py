@@ -35,7 +35,6 @@ from kedro_mlflow_dryrun.stages.explore.silent import silent_changes
 from kedro_mlflow_dryrun.stages.explore.values import (
     NULLABLE,
     REFUSED,
-    ColumnType,
     UnsupportedSchemaError,
     admitted,
     values,
@@ -45,21 +44,6 @@ __all__ = ["Request", "UnsupportedSchemaError", "request_body", "requests", "sil
 
 #: Rows in a request: none, one, or a small batch.
 MAX_ROWS = 10
-_PANDAS_DTYPES = {
-    DataType.integer: "int32",
-    DataType.long: "int64",
-    DataType.float: "float32",
-    DataType.double: "float64",
-    DataType.datetime: "datetime64[ns]",
-}
-#: The Python type of a cell the pandas dtype above holds as sent.
-_NATIVE = {
-    DataType.integer: int,
-    DataType.long: int,
-    DataType.float: float,
-    DataType.double: float,
-    DataType.datetime: pd.Timestamp,
-}
 #: One request in this many may hold nulls, so that a model which cannot take them
 #: still shows its other findings on the rest.
 _NULLS_ONE_IN = 4
@@ -94,7 +78,7 @@ def requests(
     """
     sent_params = params(params_schema)
     if schema.is_tensor_spec() or not schema.has_input_names():
-        return st.builds(Request, _sample_rows_reshaped(sample), sent_params)
+        return _sample_rows_reshaped(sample, sent_params)
     columns = [column for column in schema.inputs if isinstance(column, ColSpec)]
     cells: dict[str, st.SearchStrategy[Any]] = {}
     for column in columns:
@@ -118,11 +102,8 @@ def requests(
         present = present or columns[:1]  # a request of no column has no rows either
         nulls = draw(st.integers(0, _NULLS_ONE_IN - 1)) == _NULLS_ONE_IN - 1
         drawn = draw(st.lists(rows[nulls], min_size=0, max_size=MAX_ROWS))
-        frame = pd.DataFrame(
-            {c.name: _series([r[c.name] for r in drawn], c.type) for c in present},
-            columns=[c.name for c in present],
-        )
-        return Request(frame, draw(sent_params))
+        names = [str(c.name) for c in present]
+        return Request(names, [[row[name] for name in names] for row in drawn], draw(sent_params))
 
     return request()
 
@@ -189,21 +170,18 @@ def _carries(column: ColSpec, value: object) -> bool:
     return admitted(column.type, value, nested=False) is not REFUSED
 
 
-def _series(cells: list[object], column_type: ColumnType) -> pd.Series:
-    """A column of a request, typed as the scoring server will hand it to the model; of
-    objects when some cell is sent as another JSON type."""
-    dtype = _PANDAS_DTYPES.get(column_type) if isinstance(column_type, DataType) else None
-    native = _NATIVE.get(column_type) if isinstance(column_type, DataType) else None
-    if native is not None and not all(cell is None or isinstance(cell, native) for cell in cells):
-        dtype = None
-    return pd.Series(cells, dtype=dtype or object)
-
-
-def _sample_rows_reshaped(sample: pd.DataFrame) -> st.SearchStrategy[pd.DataFrame]:
+def _sample_rows_reshaped(
+    sample: pd.DataFrame, sent_params: st.SearchStrategy[Mapping[str, object]]
+) -> st.SearchStrategy[Request]:
     if sample.empty:
         raise UnsupportedSchemaError(
             "A tensor or unnamed input schema gets requests made of the sample's rows, "
             "and the sample has none."
         )
-    positions = st.lists(st.integers(0, len(sample) - 1), min_size=1, max_size=MAX_ROWS)
-    return positions.map(lambda rows: sample.iloc[rows].reset_index(drop=True))
+    whole = Request.of(sample)
+    positions = st.lists(st.integers(0, len(whole) - 1), min_size=1, max_size=MAX_ROWS)
+    return st.builds(
+        lambda rows, sent: Request(whole.columns, [whole.data[row] for row in rows], sent),
+        positions,
+        sent_params,
+    )
