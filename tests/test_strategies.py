@@ -299,15 +299,17 @@ def test_generation_covers_what_a_served_model_meets() -> None:
 
 
 def test_sample_rows_are_mixed_with_generated_rows() -> None:
-    sample_rows = {
-        tuple(row) for row in request_body(Request.of(SAMPLE))["dataframe_split"]["data"]
-    }  # type: ignore[index]
+    def rows(request: Request) -> list[tuple[object, ...]]:
+        return [tuple(row) for row in request_body(request)["dataframe_split"]["data"]]  # type: ignore[index]
+
+    sample_rows = set(rows(Request.of(SAMPLE)))
 
     def mixed(request: Request) -> bool:
         if list(table(request).columns) != list(SAMPLE.columns):
             return False
-        rows = [tuple(row) for row in request_body(request)["dataframe_split"]["data"]]  # type: ignore[index]
-        return any(r in sample_rows for r in rows) and any(r not in sample_rows for r in rows)
+        return any(r in sample_rows for r in rows(request)) and any(
+            r not in sample_rows for r in rows(request)
+        )
 
     find(requests(SCHEMA, SAMPLE), mixed, settings=REACHES)
 
