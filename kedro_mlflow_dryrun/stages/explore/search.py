@@ -63,7 +63,7 @@ _FOUND: dict[str, type[Found]] = {}
 PASSES = 3
 #: Requests a pass makes after its first finding (hypothesis's last generated ones and
 #: its shrinking), at most.
-SHRINK_REQUESTS = 20
+SHRINK_REQUESTS = 10
 #: Characters of a one-row body short enough to paste: its pass shrinks it no further.
 SMALL_BODY = 200
 
