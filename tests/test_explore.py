@@ -166,6 +166,40 @@ def test_two_runs_on_a_logged_model_give_the_same_findings(trained):
     assert first["requests"] == second["requests"]
 
 
+def test_a_request_generated_again_is_not_sent_again(trained, monkeypatch):
+    """Each pass of the search begins as the one before did, and shrinking meets many a
+    request twice: a body is sent at most twice (once, and again where its answers are
+    compared with themselves), whatever hypothesis generates."""
+    from collections import Counter
+
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_dryrun.framework.project import project_context
+    from kedro_mlflow_dryrun.framework.standalone import check_logged_model
+    from kedro_mlflow_dryrun.stages.explore.sender import Sender
+
+    sent: Counter[str] = Counter()
+    send = Sender.send
+
+    def counted(sender: Sender, body: dict[str, Any]) -> Any:
+        sent[json.dumps(body)] += 1
+        return send(sender, body)
+
+    result = trained("unanswered")  # two passes: the second begins as the first did
+    monkeypatch.setattr(Sender, "send", counted)
+    monkeypatch.chdir(result.project.path)
+    try:
+        context = project_context(bootstrap_project(result.project.path), None, None)
+        uri = f"models:/{result.view.models[0].model_id}"
+        explore = check_logged_model(context, uri, None, None, False, False).context.report.explore
+    finally:
+        forget(result.project)
+
+    assert explore is not None and [f["kind"] for f in explore["findings"]] == ["unanswered"]
+    assert max(sent.values()) <= 2, sent.most_common(3)
+    assert explore["requests"] <= len(sent)
+
+
 def test_on_explore_fail_fails_the_run_after_the_model_is_logged(tmp_path):
     from kedro_mlflow_dryrun.errors import DryRunFailed
 
