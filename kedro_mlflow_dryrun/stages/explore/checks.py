@@ -19,7 +19,7 @@ search: distinct requests whose answers were stable, sent at once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,6 @@ class Case:
     row_aligned: bool
     #: A row of the sample by column name (or, unnamed, as a list), to mix into a batch.
     companion: dict[str, Any] | list[Any] | None
-    _sent: dict[str, Reply] = field(default_factory=dict)
 
     @cached_property
     def predictions(self) -> Any:
@@ -74,9 +73,9 @@ class Case:
         """Whether its rows are compared inside another batch (else: the request again)."""
         return self.row_aligned and self.rows > 0
 
-    @property
+    @cached_property
     def again(self) -> Reply:
-        return self._once("again", self.body)
+        return self.sender.send(self.body)
 
     @cached_property
     def other_body(self) -> dict[str, Any]:
@@ -86,9 +85,9 @@ class Case:
         extra = _companion_row(self.companion, split.get("columns"))
         return {**self.body, "dataframe_split": {**split, "data": [*extra, *data]}}
 
-    @property
+    @cached_property
     def other(self) -> Reply:
-        return self._once("other", self.other_body)
+        return self.sender.send(self.other_body)
 
     def positions(self) -> list[tuple[int, int]]:
         """Each row of the request and its position in the other batch."""
@@ -113,12 +112,8 @@ class Case:
     @property
     def stable(self) -> bool:
         """Answered alike in both batches: a request the ``concurrent`` check may send."""
-        return "other" in self._sent and self.other.status == 200 and not self.batch_differences
-
-    def _once(self, name: str, body: dict[str, Any]) -> Reply:
-        if name not in self._sent:
-            self._sent[name] = self.sender.send(body)
-        return self._sent[name]
+        sent = "other" in self.__dict__  # cached_property keeps it there once sent
+        return sent and self.other.status == 200 and not self.batch_differences
 
 
 def unanswered(case: Case) -> Finding | None:
